@@ -1,0 +1,329 @@
+/* config — parse and validate the JSON configuration (see config.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const actions[] = {
+    "run", "init", "stitch", "attributes", "cache", "status", "load_stitching_attributes_config",
+    NULL};
+
+void config_defaults(cps_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->cdp_schema = xstrdup("public");
+    cfg->ce_schema = xstrdup("cdp_ce");
+    cfg->ps_schema = xstrdup("cdp_ps");
+    cfg->attr_schema = xstrdup("cdp_attr");
+    cfg->action = xstrdup("run");
+    cfg->recalculate_after_hours = 48;
+    cfg->context_max_age_hours = 24;
+    cfg->cache_max_age_hours = 24;
+    cfg->cache_top_values = 1000;
+    cfg->batch_size = 0;
+    cfg->workers = 1;
+    cfg->origin = xstrdup("defaults");
+}
+
+void config_free(cps_config *cfg)
+{
+    if (!cfg)
+        return;
+    char **strings[] = {&cfg->host,      &cfg->port,        &cfg->user,       &cfg->password,
+                        &cfg->dbname,    &cfg->dsn,         &cfg->cdp_schema, &cfg->ce_schema,
+                        &cfg->ps_schema, &cfg->attr_schema, &cfg->action,     &cfg->input,
+                        &cfg->origin};
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        free(*strings[i]);
+        *strings[i] = NULL;
+    }
+}
+
+bool config_valid_schema_name(const char *s)
+{
+    if (!s || !*s || strlen(s) > 63)
+        return false;
+    if (!((*s >= 'a' && *s <= 'z') || *s == '_'))
+        return false;
+    for (const char *p = s + 1; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '$'))
+            return false;
+    return true;
+}
+
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "something else";
+}
+
+/* Each setter validates one key; `key` is its dotted name for messages. */
+
+static int set_string(char **dst, const char *key, const json_t *v, const char *origin,
+                      cps_error *err)
+{
+    if (json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return cps_error_set(err, "%s: key \"%s\" must be a string, not %s", origin, key,
+                             json_kind(v));
+    free(*dst);
+    *dst = xstrdup(json_string_value(v));
+    return 0;
+}
+
+static int set_port(char **dst, const char *key, const json_t *v, const char *origin,
+                    cps_error *err)
+{
+    long port = -1;
+    if (json_is_null(v))
+        return 0;
+    if (json_is_integer(v))
+        port = (long)json_integer_value(v);
+    else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        errno = 0;
+        port = strtol(s, &end, 10);
+        if (!*s || *end || errno)
+            port = -1;
+    } else
+        return cps_error_set(err, "%s: key \"%s\" must be a port number, not %s", origin, key,
+                             json_kind(v));
+    if (port < 1 || port > 65535)
+        return cps_error_set(err, "%s: key \"%s\" must be a port number from 1 to 65535", origin,
+                             key);
+    free(*dst);
+    *dst = xasprintf("%ld", port);
+    return 0;
+}
+
+static int set_schema(char **dst, const char *key, const json_t *v, const char *origin,
+                      cps_error *err)
+{
+    if (json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return cps_error_set(err, "%s: key \"%s\" must be a string, not %s", origin, key,
+                             json_kind(v));
+    const char *s = json_string_value(v);
+    if (!config_valid_schema_name(s) || strlen(s) != json_string_length(v))
+        return cps_error_set(err,
+                             "%s: key \"%s\" is not a plain SQL identifier: use lower-case "
+                             "letters, digits and underscores, starting with a letter or "
+                             "underscore, at most 63 characters",
+                             origin, key);
+    free(*dst);
+    *dst = xstrdup(s);
+    return 0;
+}
+
+static int set_bool(bool *dst, const char *key, const json_t *v, const char *origin, cps_error *err)
+{
+    if (json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v))
+        return cps_error_set(err, "%s: key \"%s\" must be true or false, not %s", origin, key,
+                             json_kind(v));
+    *dst = json_is_true(v);
+    return 0;
+}
+
+static int set_hours(double *dst, const char *key, const json_t *v, const char *origin,
+                     cps_error *err)
+{
+    if (json_is_null(v))
+        return 0;
+    if (!json_is_number(v) || json_number_value(v) < 0 || !isfinite(json_number_value(v)))
+        return cps_error_set(err, "%s: key \"%s\" must be a number of hours, 0 or more", origin,
+                             key);
+    *dst = json_number_value(v);
+    return 0;
+}
+
+static int set_long(long *dst, const char *key, const json_t *v, long min, long max,
+                    const char *origin, cps_error *err)
+{
+    if (json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return cps_error_set(err, "%s: key \"%s\" must be an integer from %ld to %ld", origin, key,
+                             min, max);
+    *dst = (long)json_integer_value(v);
+    return 0;
+}
+
+static int parse_postgresql(cps_config *cfg, const json_t *pg, const char *origin, cps_error *err)
+{
+    if (json_is_null(pg))
+        return 0;
+    if (!json_is_object(pg))
+        return cps_error_set(err, "%s: key \"postgresql\" must be an object, not %s", origin,
+                             json_kind(pg));
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)pg, key, v)
+    {
+        int rc;
+        if (!strcmp(key, "host"))
+            rc = set_string(&cfg->host, "postgresql.host", v, origin, err);
+        else if (!strcmp(key, "port"))
+            rc = set_port(&cfg->port, "postgresql.port", v, origin, err);
+        else if (!strcmp(key, "user"))
+            rc = set_string(&cfg->user, "postgresql.user", v, origin, err);
+        else if (!strcmp(key, "password"))
+            rc = set_string(&cfg->password, "postgresql.password", v, origin, err);
+        else if (!strcmp(key, "dbname"))
+            rc = set_string(&cfg->dbname, "postgresql.dbname", v, origin, err);
+        else if (!strcmp(key, "dsn"))
+            rc = set_string(&cfg->dsn, "postgresql.dsn", v, origin, err);
+        else
+            rc = cps_error_set(err,
+                               "%s: unknown key \"postgresql.%s\" (known: host, port, user, "
+                               "password, dbname, dsn)",
+                               origin, key);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int parse_object(cps_config *cfg, const json_t *root, const char *origin, cps_error *err)
+{
+    if (!json_is_object(root))
+        return cps_error_set(err, "%s: the configuration must be a JSON object, not %s", origin,
+                             json_kind(root));
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)root, key, v)
+    {
+        int rc;
+        if (!strcmp(key, "postgresql"))
+            rc = parse_postgresql(cfg, v, origin, err);
+        else if (!strcmp(key, "dsn"))
+            rc = set_string(&cfg->dsn, "dsn", v, origin, err);
+        else if (!strcmp(key, "cdp_schema"))
+            rc = set_schema(&cfg->cdp_schema, key, v, origin, err);
+        else if (!strcmp(key, "ce_schema"))
+            rc = set_schema(&cfg->ce_schema, key, v, origin, err);
+        else if (!strcmp(key, "ps_schema"))
+            rc = set_schema(&cfg->ps_schema, key, v, origin, err);
+        else if (!strcmp(key, "attr_schema"))
+            rc = set_schema(&cfg->attr_schema, key, v, origin, err);
+        else if (!strcmp(key, "production"))
+            rc = set_bool(&cfg->production, key, v, origin, err);
+        else if (!strcmp(key, "action")) {
+            rc = set_string(&cfg->action, key, v, origin, err);
+            if (rc == 0) {
+                int known = 0;
+                for (int i = 0; actions[i]; i++)
+                    known |= !strcmp(cfg->action, actions[i]);
+                if (!known)
+                    rc = cps_error_set(err,
+                                       "%s: key \"action\" is \"%s\"; expected \"run\" or "
+                                       "\"load_stitching_attributes_config\" (or init, stitch, "
+                                       "attributes, cache, status)",
+                                       origin, cfg->action);
+            }
+        } else if (!strcmp(key, "input"))
+            rc = set_string(&cfg->input, key, v, origin, err);
+        else if (!strcmp(key, "recalculate_after_hours"))
+            rc = set_hours(&cfg->recalculate_after_hours, key, v, origin, err);
+        else if (!strcmp(key, "context_max_age_hours"))
+            rc = set_hours(&cfg->context_max_age_hours, key, v, origin, err);
+        else if (!strcmp(key, "cache_max_age_hours"))
+            rc = set_hours(&cfg->cache_max_age_hours, key, v, origin, err);
+        else if (!strcmp(key, "cache_top_values"))
+            rc = set_long(&cfg->cache_top_values, key, v, 0, 100000000, origin, err);
+        else if (!strcmp(key, "batch_size"))
+            rc = set_long(&cfg->batch_size, key, v, 1, 100000000, origin, err);
+        else if (!strcmp(key, "workers")) {
+            long w = cfg->workers;
+            rc = set_long(&w, key, v, 1, 64, origin, err);
+            cfg->workers = (int)w;
+        } else
+            rc = cps_error_set(err,
+                               "%s: unknown key \"%s\" (known: postgresql, dsn, cdp_schema, "
+                               "ce_schema, ps_schema, attr_schema, production, action, input, "
+                               "recalculate_after_hours, context_max_age_hours, "
+                               "cache_max_age_hours, cache_top_values, batch_size, workers)",
+                               origin, key);
+        if (rc < 0)
+            return rc;
+    }
+    if (!strcmp(cfg->cdp_schema, cfg->attr_schema))
+        return cps_error_set(err,
+                             "%s: keys \"cdp_schema\" and \"attr_schema\" are both \"%s\"; both "
+                             "hold a table named attributes, so they must differ",
+                             origin, cfg->cdp_schema);
+    if (cfg->production && !strcmp(cfg->cdp_schema, cfg->ce_schema))
+        return cps_error_set(err,
+                             "%s: with \"production\": true, \"cdp_schema\" and \"ce_schema\" "
+                             "must differ: the view %s.customer_events would replace the event "
+                             "log itself",
+                             origin, cfg->cdp_schema);
+    return 0;
+}
+
+int config_parse(cps_config *cfg, const char *json, size_t len, const char *origin, cps_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return cps_error_set(err, "%s: invalid JSON at line %d, column %d: %s", origin, jerr.line,
+                             jerr.column, jerr.text);
+    free(cfg->origin);
+    cfg->origin = xstrdup(origin);
+    int rc = parse_object(cfg, root, origin, err);
+    json_decref(root);
+    return rc;
+}
+
+int config_load(cps_config *cfg, const char *path, cps_error *err)
+{
+    if (!path || !*path) {
+        const char *env = getenv("CPS_CONFIG");
+        if (env && *env)
+            path = env;
+    }
+    if (!path)
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cps_error_set(err, "cannot read config file %s: %s", path, strerror(errno));
+    strbuf sb = STRBUF_INIT;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        sb_appendn(&sb, buf, n);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        sb_free(&sb);
+        return cps_error_set(err, "cannot read config file %s: read error", path);
+    }
+    char *origin = xasprintf("config file %s", path);
+    int rc = config_parse(cfg, sb_str(&sb), sb.len, origin, err);
+    free(origin);
+    sb_free(&sb);
+    return rc;
+}

@@ -1,0 +1,122 @@
+/* copyfmt — encode and decode COPY text rows (see copyfmt.h). */
+#include "copyfmt.h"
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decode the escape starting after a backslash at line[*i]; advances *i. */
+static char decode_escape(const char *line, size_t end, size_t *i)
+{
+    char e = line[(*i)++];
+    switch (e) {
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    case 'v':
+        return '\v';
+    case 'x': {
+        int v = 0, k = 0, h;
+        while (k < 2 && *i < end && (h = hexval(line[*i])) >= 0) {
+            v = v * 16 + h;
+            (*i)++;
+            k++;
+        }
+        return k ? (char)v : 'x';
+    }
+    default:
+        if (e >= '0' && e <= '7') {
+            int v = e - '0';
+            for (int k = 1; k < 3 && *i < end && line[*i] >= '0' && line[*i] <= '7'; k++)
+                v = v * 8 + (line[(*i)++] - '0');
+            return (char)v;
+        }
+        return e;
+    }
+}
+
+int copy_decode_row(char *line, size_t len, char **fields, size_t *lens, int max)
+{
+    size_t end = len;
+    if (end > 0 && line[end - 1] == '\n')
+        end--;
+    int n = 0;
+    size_t i = 0;
+    for (;;) {
+        if (n >= max)
+            return -1;
+        if (end - i >= 2 && line[i] == '\\' && line[i + 1] == 'N' &&
+            (i + 2 == end || line[i + 2] == '\t')) {
+            fields[n] = NULL;
+            lens[n] = 0;
+            i += 2;
+        } else {
+            size_t start = i, out = i;
+            while (i < end && line[i] != '\t') {
+                char c = line[i++];
+                if (c == '\\' && i < end)
+                    c = decode_escape(line, end, &i);
+                line[out++] = c;
+            }
+            fields[n] = line + start;
+            lens[n] = out - start;
+            if (i == end) {
+                line[out] = '\0'; /* out <= end <= len: the caller's NUL slot at worst */
+                return n + 1;
+            }
+            line[out] = '\0'; /* out <= i, and line[i] is the tab we step over next */
+        }
+        n++;
+        if (i >= end)
+            return n;
+        i++; /* the tab */
+    }
+}
+
+void copy_encode_field(strbuf *out, const char *s, size_t len)
+{
+    if (!s) {
+        sb_appendn(out, "\\N", 2);
+        return;
+    }
+    sb_reserve(out, len + 16);
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        const char *esc = NULL;
+        switch (c) {
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        default:
+            continue;
+        }
+        sb_appendn(out, s + run, i - run);
+        sb_appendn(out, esc, 2);
+        run = i + 1;
+    }
+    sb_appendn(out, s + run, len - run);
+}

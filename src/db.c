@@ -1,0 +1,604 @@
+/*
+ * db — connections, statements, transactions, COPY, lock and cancellation.
+ *
+ * Cancellation follows PostgreSQL's own client tools (fe_utils/cancel.c): the
+ * signal handler only records the signal and sends PQcancel for every open
+ * connection; the steps check db_interrupted() between batches, and a
+ * statement cancelled under them fails with CPS_EINTR.
+ */
+#include "db.h"
+
+#include "copyfmt.h"
+#include "log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define COPY_BUFFER_BYTES (1u << 20)
+#define COPY_MAX_FIELDS   64
+#define MAX_CONNECTIONS   128
+
+struct db {
+    PGconn *conn;
+    PGcancel *cancel;
+    int slot; /* index in cancel_slots */
+    cps_schemas schemas;
+    const cps_config *cfg;
+};
+
+/* Connections the signal handler may cancel; written only by the main thread. */
+static PGcancel *volatile cancel_slots[MAX_CONNECTIONS];
+static volatile sig_atomic_t interrupted_by;
+
+static void on_signal(int sig)
+{
+    if (interrupted_by) {
+        /* A second signal: stop at once, the way the user asked twice. */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    interrupted_by = sig;
+    static const char msg[] = "\ncps: interrupted, cancelling the running statement\n";
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
+    char errbuf[256];
+    for (int i = 0; i < MAX_CONNECTIONS; i++) {
+        PGcancel *c = cancel_slots[i];
+        if (c)
+            PQcancel(c, errbuf, sizeof errbuf);
+    }
+}
+
+void db_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int db_interrupted(void)
+{
+    return interrupted_by;
+}
+
+void db_interrupt_for_test(int sig)
+{
+    interrupted_by = sig;
+}
+
+static void notice_processor(void *arg, const char *message)
+{
+    (void)arg;
+    size_t n = strlen(message);
+    while (n > 0 && message[n - 1] == '\n')
+        n--;
+    log_debug("DB", "%.*s", (int)n, message);
+}
+
+char *db_result_message(const PGresult *res)
+{
+    strbuf sb = STRBUF_INIT;
+    const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+    const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+    const char *where = PQresultErrorField(res, PG_DIAG_CONTEXT);
+    if (primary) {
+        sb_append(&sb, primary);
+        if (detail)
+            sb_appendf(&sb, " (%s)", detail);
+        if (hint)
+            sb_appendf(&sb, " Hint: %s", hint);
+        if (where && !strstr(where, "PL/pgSQL function cps_"))
+            sb_appendf(&sb, " [context: %s]", where);
+    } else {
+        const char *m = PQresultErrorMessage(res);
+        sb_append(&sb, m && *m ? m : "unknown database error");
+        while (sb.len > 0 && sb.buf[sb.len - 1] == '\n')
+            sb.buf[--sb.len] = '\0';
+    }
+    return sb_detach(&sb);
+}
+
+/* Fill err from a failed result (or the connection's message) and classify. */
+static int fail(db *d, const PGresult *res, cps_error *err)
+{
+    if (res && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) {
+        char *m = db_result_message(res);
+        cps_error_set(err, "%s", m);
+        free(m);
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (err && state)
+            snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state);
+    } else {
+        const char *m = PQerrorMessage(d->conn);
+        size_t n = m ? strlen(m) : 0;
+        while (n > 0 && m[n - 1] == '\n')
+            n--;
+        cps_error_set(err, "%.*s", (int)n, n ? m : "lost the connection to the database");
+        if (err && PQstatus(d->conn) == CONNECTION_BAD)
+            snprintf(err->sqlstate, sizeof err->sqlstate, "08006");
+    }
+    return db_interrupted() ? CPS_EINTR : CPS_ERR;
+}
+
+const cps_schemas *db_schemas(const db *d)
+{
+    return &d->schemas;
+}
+
+const cps_config *db_config(const db *d)
+{
+    return d->cfg;
+}
+
+PGconn *db_pg(db *d)
+{
+    return d->conn;
+}
+
+char *db_sql(const db *d, const char *tmpl)
+{
+    return sql_expand(&d->schemas, tmpl);
+}
+
+static char *quote_ident(PGconn *conn, const char *name)
+{
+    char *q = PQescapeIdentifier(conn, name, strlen(name));
+    char *r = xstrdup(q ? q : "\"\"");
+    PQfreemem(q);
+    return r;
+}
+
+static char *quote_literal(PGconn *conn, const char *s)
+{
+    char *q = PQescapeLiteral(conn, s, strlen(s));
+    char *r = xstrdup(q ? q : "''");
+    PQfreemem(q);
+    return r;
+}
+
+static void register_cancel(db *d)
+{
+    d->cancel = PQgetCancel(d->conn);
+    d->slot = -1;
+    for (int i = 0; i < MAX_CONNECTIONS; i++)
+        if (!cancel_slots[i]) {
+            cancel_slots[i] = d->cancel;
+            d->slot = i;
+            return;
+        }
+}
+
+int db_connect(db **out, const cps_config *cfg, cps_error *err)
+{
+    *out = NULL;
+    const char *keys[12];
+    const char *vals[12];
+    int n = 0;
+    if (cfg->dsn) {
+        keys[n] = "dbname";
+        vals[n++] = cfg->dsn;
+    }
+    if (cfg->host) {
+        keys[n] = "host";
+        vals[n++] = cfg->host;
+    }
+    if (cfg->port) {
+        keys[n] = "port";
+        vals[n++] = cfg->port;
+    }
+    if (cfg->user) {
+        keys[n] = "user";
+        vals[n++] = cfg->user;
+    }
+    if (cfg->password) {
+        keys[n] = "password";
+        vals[n++] = cfg->password;
+    }
+    if (cfg->dbname) {
+        keys[n] = "dbname";
+        vals[n++] = cfg->dbname;
+    }
+    keys[n] = "client_encoding";
+    vals[n++] = "UTF8";
+    keys[n] = "application_name";
+    vals[n++] = "Meiro CPS";
+    keys[n] = NULL;
+    vals[n] = NULL;
+
+    PGconn *conn = PQconnectdbParams(keys, vals, cfg->dsn ? 1 : 0);
+    if (!conn || PQstatus(conn) != CONNECTION_OK) {
+        const char *m = conn ? PQerrorMessage(conn) : "out of memory";
+        size_t len = strlen(m);
+        while (len > 0 && m[len - 1] == '\n')
+            len--;
+        cps_error_set(err,
+                      "cannot connect to PostgreSQL: %.*s (check the \"postgresql\" keys of the "
+                      "configuration or the PG* environment variables)",
+                      (int)len, m);
+        PQfinish(conn);
+        return CPS_ERR;
+    }
+    if (PQserverVersion(conn) < 150000) {
+        cps_error_set(err, "PostgreSQL 15 or newer is required; the server is version %d.%d",
+                      PQserverVersion(conn) / 10000, PQserverVersion(conn) / 100 % 100);
+        PQfinish(conn);
+        return CPS_ERR;
+    }
+    PQsetNoticeProcessor(conn, notice_processor, NULL);
+
+    db *d = xcalloc(1, sizeof *d);
+    d->conn = conn;
+    d->cfg = cfg;
+    d->schemas.cdp = quote_ident(conn, cfg->cdp_schema);
+    d->schemas.ce = quote_ident(conn, cfg->ce_schema);
+    d->schemas.ps = quote_ident(conn, cfg->ps_schema);
+    d->schemas.attr = quote_ident(conn, cfg->attr_schema);
+    d->schemas.cdp_lit = quote_literal(conn, cfg->cdp_schema);
+    d->schemas.ce_lit = quote_literal(conn, cfg->ce_schema);
+    d->schemas.ps_lit = quote_literal(conn, cfg->ps_schema);
+    d->schemas.attr_lit = quote_literal(conn, cfg->attr_schema);
+    register_cancel(d);
+
+    /* Operator SQL sees the CDP schema, then public; CPS's own SQL is qualified. */
+    char *path = strcmp(cfg->cdp_schema, "public") ? xasprintf("%s, public", d->schemas.cdp)
+                                                   : xstrdup("public");
+    const char *params[] = {path};
+    int64_t rc = db_exec_raw(d, err,
+                             "SELECT pg_catalog.set_config('search_path', $1, false), "
+                             "pg_catalog.set_config('DateStyle', 'ISO, YMD', false), "
+                             "pg_catalog.set_config('TimeZone', 'UTC', false), "
+                             "pg_catalog.set_config('IntervalStyle', 'postgres', false), "
+                             "pg_catalog.set_config('extra_float_digits', '1', false), "
+                             "pg_catalog.set_config('bytea_output', 'hex', false), "
+                             /* CPS's own deletes are not "someone removed entities" */
+                             "pg_catalog.set_config('cps.internal', 'on', false)",
+                             1, params);
+    free(path);
+    if (rc < 0) {
+        cps_error_prefix(err, "setting up the session");
+        db_close(d);
+        return CPS_ERR;
+    }
+    *out = d;
+    return 0;
+}
+
+void db_close(db *d)
+{
+    if (!d)
+        return;
+    if (d->slot >= 0)
+        cancel_slots[d->slot] = NULL;
+    PQfreeCancel(d->cancel);
+    PQfinish(d->conn);
+    schemas_free(&d->schemas);
+    free(d);
+}
+
+static PGresult *run(db *d, const char *sql, int nparams, const char *const *params)
+{
+    if (nparams == 0)
+        return PQexec(d->conn, sql);
+    return PQexecParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+}
+
+int64_t db_exec_raw(db *d, cps_error *err, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *res = run(d, sql, nparams, params);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        int rc = fail(d, res, err);
+        PQclear(res);
+        return rc;
+    }
+    const char *t = PQcmdTuples(res);
+    int64_t n = (t && *t) ? strtoll(t, NULL, 10) : 0;
+    PQclear(res);
+    return n;
+}
+
+int64_t db_exec(db *d, cps_error *err, const char *tmpl, int nparams, const char *const *params)
+{
+    char *sql = db_sql(d, tmpl);
+    int64_t rc = db_exec_raw(d, err, sql, nparams, params);
+    free(sql);
+    return rc;
+}
+
+PGresult *db_query_raw(db *d, cps_error *err, const char *sql, int nparams,
+                       const char *const *params)
+{
+    PGresult *res = run(d, sql, nparams, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        fail(d, res, err);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+PGresult *db_query(db *d, cps_error *err, const char *tmpl, int nparams, const char *const *params)
+{
+    char *sql = db_sql(d, tmpl);
+    PGresult *res = db_query_raw(d, err, sql, nparams, params);
+    free(sql);
+    return res;
+}
+
+int db_query_value(db *d, cps_error *err, char **value, int *found, const char *tmpl, int nparams,
+                   const char *const *params)
+{
+    *value = NULL;
+    if (found)
+        *found = 0;
+    PGresult *res = db_query(d, err, tmpl, nparams, params);
+    if (!res)
+        return db_interrupted() ? CPS_EINTR : CPS_ERR;
+    if (PQntuples(res) > 0 && PQnfields(res) > 0) {
+        if (found)
+            *found = 1;
+        if (!PQgetisnull(res, 0, 0))
+            *value = xstrdup(PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int simple(db *d, cps_error *err, const char *sql)
+{
+    int64_t rc = db_exec_raw(d, err, sql, 0, NULL);
+    return rc < 0 ? (int)rc : 0;
+}
+
+int db_begin(db *d, cps_error *err)
+{
+    return simple(d, err, "BEGIN ISOLATION LEVEL READ COMMITTED");
+}
+
+int db_begin_read(db *d, cps_error *err)
+{
+    return simple(d, err, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+}
+
+int db_commit(db *d, cps_error *err)
+{
+    return simple(d, err, "COMMIT");
+}
+
+void db_rollback(db *d)
+{
+    if (PQtransactionStatus(d->conn) == PQTRANS_IDLE)
+        return;
+    PGresult *res = PQexec(d->conn, "ROLLBACK");
+    PQclear(res);
+}
+
+int db_savepoint(db *d, cps_error *err)
+{
+    return simple(d, err, "SAVEPOINT cps_sp");
+}
+
+int db_release_savepoint(db *d, cps_error *err)
+{
+    return simple(d, err, "RELEASE SAVEPOINT cps_sp");
+}
+
+int db_rollback_to_savepoint(db *d, cps_error *err)
+{
+    return simple(d, err, "ROLLBACK TO SAVEPOINT cps_sp");
+}
+
+/* After an error in the middle of COPY OUT: cancel and drain what is left. */
+static void abandon_copy_out(db *d)
+{
+    char errbuf[256];
+    if (d->cancel)
+        PQcancel(d->cancel, errbuf, sizeof errbuf);
+    char *buf;
+    int n;
+    while ((n = PQgetCopyData(d->conn, &buf, 0)) > 0)
+        PQfreemem(buf);
+    PGresult *res;
+    while ((res = PQgetResult(d->conn)) != NULL)
+        PQclear(res);
+}
+
+int db_copy_out(db *d, const char *sql, db_row_fn fn, void *ctx, int64_t *nrows, cps_error *err)
+{
+    if (nrows)
+        *nrows = 0;
+    PGresult *res = PQexec(d->conn, sql);
+    if (PQresultStatus(res) != PGRES_COPY_OUT) {
+        int rc = fail(d, res, err);
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    char *fields[COPY_MAX_FIELDS];
+    size_t lens[COPY_MAX_FIELDS];
+    int64_t count = 0;
+    for (;;) {
+        char *buf = NULL;
+        int n = PQgetCopyData(d->conn, &buf, 0);
+        if (n == -1)
+            break;
+        if (n == -2) {
+            res = PQgetResult(d->conn);
+            int rc = fail(d, res, err);
+            PQclear(res);
+            while ((res = PQgetResult(d->conn)) != NULL)
+                PQclear(res);
+            return rc;
+        }
+        int nf = copy_decode_row(buf, (size_t)n, fields, lens, COPY_MAX_FIELDS);
+        int rc = nf < 0 ? cps_error_set(err, "COPY row with more than %d fields", COPY_MAX_FIELDS)
+                        : fn(ctx, fields, lens, nf, err);
+        PQfreemem(buf);
+        if (rc != 0) {
+            abandon_copy_out(d);
+            return rc;
+        }
+        count++;
+    }
+    res = PQgetResult(d->conn);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = fail(d, res, err);
+    PQclear(res);
+    while ((res = PQgetResult(d->conn)) != NULL)
+        PQclear(res);
+    if (nrows)
+        *nrows = count;
+    return rc;
+}
+
+struct db_copy {
+    db *d;
+    strbuf buf;
+    int nfields; /* fields written in the current row */
+    int failed;
+    char *error;
+};
+
+db_copy *db_copy_in_begin(db *d, const char *sql, cps_error *err)
+{
+    PGresult *res = PQexec(d->conn, sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        fail(d, res, err);
+        PQclear(res);
+        return NULL;
+    }
+    PQclear(res);
+    db_copy *c = xcalloc(1, sizeof *c);
+    c->d = d;
+    sb_reserve(&c->buf, COPY_BUFFER_BYTES + 4096);
+    return c;
+}
+
+static void flush(db_copy *c)
+{
+    if (c->buf.len == 0 || c->failed)
+        return;
+    if (PQputCopyData(c->d->conn, c->buf.buf, (int)c->buf.len) != 1) {
+        c->failed = 1;
+        c->error = xstrdup(PQerrorMessage(c->d->conn));
+    }
+    sb_reset(&c->buf);
+}
+
+void copyin_field(db_copy *c, const char *s, size_t len)
+{
+    if (c->nfields++ > 0)
+        sb_appendc(&c->buf, '\t');
+    copy_encode_field(&c->buf, s, len);
+}
+
+void copyin_str(db_copy *c, const char *s)
+{
+    copyin_field(c, s, s ? strlen(s) : 0);
+}
+
+void copyin_int(db_copy *c, int64_t v)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    if (c->nfields++ > 0)
+        sb_appendc(&c->buf, '\t');
+    sb_appendn(&c->buf, tmp, (size_t)n);
+}
+
+void copyin_end_row(db_copy *c)
+{
+    sb_appendc(&c->buf, '\n');
+    c->nfields = 0;
+    if (c->buf.len >= COPY_BUFFER_BYTES)
+        flush(c);
+}
+
+int db_copy_in_end(db_copy *c, int64_t *nrows, cps_error *err)
+{
+    flush(c);
+    db *d = c->d;
+    int rc = 0;
+    if (PQputCopyEnd(d->conn, c->failed ? "cps: sending COPY data failed" : NULL) != 1)
+        rc = fail(d, NULL, err);
+    PGresult *res = PQgetResult(d->conn);
+    if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = fail(d, res, err);
+    else if (rc == 0 && c->failed)
+        rc = cps_error_set(err, "sending COPY data failed: %s", c->error);
+    if (rc == 0 && nrows) {
+        const char *t = PQcmdTuples(res);
+        *nrows = (t && *t) ? strtoll(t, NULL, 10) : 0;
+    }
+    PQclear(res);
+    while ((res = PQgetResult(d->conn)) != NULL)
+        PQclear(res);
+    sb_free(&c->buf);
+    free(c->error);
+    free(c);
+    return rc;
+}
+
+void db_copy_in_abort(db_copy *c)
+{
+    if (!c)
+        return;
+    PQputCopyEnd(c->d->conn, "cps: aborted");
+    PGresult *res;
+    while ((res = PQgetResult(c->d->conn)) != NULL)
+        PQclear(res);
+    sb_free(&c->buf);
+    free(c->error);
+    free(c);
+}
+
+/* The lock key: a CPS constant and a hash of the schema names. */
+#define LOCK_CLASS "1129336883" /* 'CPS3' */
+
+int db_lock(db *d, cps_error *err)
+{
+    const cps_config *cfg = d->cfg;
+    char *key =
+        xasprintf("%s|%s|%s|%s", cfg->cdp_schema, cfg->ce_schema, cfg->ps_schema, cfg->attr_schema);
+    const char *params[] = {key};
+    char *got = NULL;
+    int rc = db_query_value(d, err, &got, NULL,
+                            "SELECT pg_catalog.pg_try_advisory_lock(" LOCK_CLASS
+                            ", pg_catalog.hashtext($1))",
+                            1, params);
+    if (rc < 0) {
+        free(key);
+        return rc;
+    }
+    int locked = got && !strcmp(got, "t");
+    free(got);
+    if (locked) {
+        free(key);
+        return 0;
+    }
+    char *holder = NULL;
+    db_query_value(d, err, &holder, NULL,
+                   "SELECT 'pid ' || a.pid || ', running since ' || "
+                   "to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS') || ' UTC' "
+                   "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid) "
+                   "WHERE l.locktype = 'advisory' AND l.classid = " LOCK_CLASS
+                   "::oid AND l.objid = pg_catalog.hashtext($1)::oid AND l.granted LIMIT 1",
+                   1, params);
+    cps_error_set(err,
+                  "another CPS (%s) is working on schemas %s, %s, %s, %s; wait for it to "
+                  "finish, or stop it first",
+                  holder ? holder : "connection unknown", cfg->cdp_schema, cfg->ce_schema,
+                  cfg->ps_schema, cfg->attr_schema);
+    free(holder);
+    free(key);
+    return CPS_ELOCKED;
+}

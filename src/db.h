@@ -1,0 +1,90 @@
+/*
+ * db — CPS's only door to PostgreSQL: connections, statements, transactions,
+ * COPY in both directions, the advisory lock, and cancellation on signals.
+ *
+ * Every connection sets application_name 'Meiro CPS', a fixed search_path,
+ * DateStyle ISO, TimeZone UTC and UTF8, and checks for PostgreSQL 15+.
+ * SQL passed to the functions taking `tmpl` is a template over the schema
+ * placeholders of sqltext.h; the *_raw variants take finished SQL (used for
+ * operator-written expressions). Values always travel as text parameters.
+ *
+ * Ownership: db_connect returns a handle freed by db_close (NULL is fine).
+ * PGresults returned to the caller are freed with PQclear. A db_copy is freed
+ * by db_copy_in_end or db_copy_in_abort. Strings passed in are borrowed.
+ * Errors return CPS_ERR (or CPS_EINTR once a SIGINT/SIGTERM arrived) and fill
+ * err, including its SQLSTATE for database errors.
+ */
+#ifndef CPS_DB_H
+#define CPS_DB_H
+
+#include "config.h"
+#include "sqltext.h"
+#include "util.h"
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+typedef struct db db;
+
+int db_connect(db **out, const cps_config *cfg, cps_error *err);
+void db_close(db *d);
+PGconn *db_pg(db *d);
+const cps_schemas *db_schemas(const db *d);
+/* The configuration the connection was made from (borrowed). */
+const cps_config *db_config(const db *d);
+/* Expand a schema template (caller frees). */
+char *db_sql(const db *d, const char *tmpl);
+
+/* Run a statement (template) with text parameters; returns rows affected (>= 0). */
+int64_t db_exec(db *d, cps_error *err, const char *tmpl, int nparams, const char *const *params);
+int64_t db_exec_raw(db *d, cps_error *err, const char *sql, int nparams, const char *const *params);
+/* Run a query returning rows (template); NULL on error. Caller PQclears. */
+PGresult *db_query(db *d, cps_error *err, const char *tmpl, int nparams, const char *const *params);
+PGresult *db_query_raw(db *d, cps_error *err, const char *sql, int nparams,
+                       const char *const *params);
+/* A one-value query: the first column of the first row as a new string
+ * (NULL for SQL NULL or no row; *found tells which). */
+int db_query_value(db *d, cps_error *err, char **value, int *found, const char *tmpl, int nparams,
+                   const char *const *params);
+
+/* Transactions. db_begin_read starts REPEATABLE READ READ ONLY (one snapshot). */
+int db_begin(db *d, cps_error *err);
+int db_begin_read(db *d, cps_error *err);
+int db_commit(db *d, cps_error *err);
+/* Roll back whatever is open; never fails loudly (used on error paths). */
+void db_rollback(db *d);
+int db_savepoint(db *d, cps_error *err);
+int db_release_savepoint(db *d, cps_error *err);
+int db_rollback_to_savepoint(db *d, cps_error *err);
+
+/* COPY ... TO STDOUT: fn is called per row with the decoded fields (NULL for
+ * SQL NULL); fields may be modified. A non-zero return from fn stops the copy
+ * and is returned. *nrows (if given) receives the number of rows seen. */
+typedef int (*db_row_fn)(void *ctx, char **fields, size_t *lens, int nfields, cps_error *err);
+int db_copy_out(db *d, const char *sql, db_row_fn fn, void *ctx, int64_t *nrows, cps_error *err);
+
+/* COPY ... FROM STDIN through a large buffer. */
+typedef struct db_copy db_copy;
+db_copy *db_copy_in_begin(db *d, const char *sql, cps_error *err);
+void copyin_field(db_copy *c, const char *s, size_t len); /* s NULL = SQL NULL */
+void copyin_str(db_copy *c, const char *s);               /* s NULL = SQL NULL */
+void copyin_int(db_copy *c, int64_t v);
+void copyin_end_row(db_copy *c);
+int db_copy_in_end(db_copy *c, int64_t *nrows, cps_error *err);
+void db_copy_in_abort(db_copy *c);
+
+/* Take CPS's session-level advisory lock for the configured schemas, or
+ * return CPS_ELOCKED with a message naming the holder. */
+int db_lock(db *d, cps_error *err);
+
+/* Install SIGINT/SIGTERM handlers that cancel running statements. */
+void db_signals_install(void);
+/* The signal that interrupted the run, or 0. */
+int db_interrupted(void);
+/* Pretend a signal arrived (tests). */
+void db_interrupt_for_test(int sig);
+
+/* The database's message for a result, with detail and hint (caller frees). */
+char *db_result_message(const PGresult *res);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * sqltext — SQL text templates over the configured schemas.
+ *
+ * CPS writes its SQL with the placeholders of the specification: {cdp}, {ce},
+ * {ps} and {attr} expand to the quoted schema identifiers, {cdp_lit} ... {attr_lit}
+ * to the schema names as quoted string literals (for catalog lookups). Nothing
+ * else is substituted, so values never enter SQL text: they travel as
+ * parameters or through COPY. Operator-written SQL (expressions, queries) is
+ * appended verbatim and never passed through the expander.
+ * The schema strings are owned by cps_schemas and freed by schemas_free().
+ */
+#ifndef CPS_SQLTEXT_H
+#define CPS_SQLTEXT_H
+
+#include "util.h"
+
+typedef struct cps_schemas {
+    char *cdp, *ce, *ps, *attr;                 /* quoted identifiers: "cdp_ps" */
+    char *cdp_lit, *ce_lit, *ps_lit, *attr_lit; /* quoted literals: 'cdp_ps' */
+} cps_schemas;
+
+/* Expand a template into a new string (caller frees). */
+char *sql_expand(const cps_schemas *s, const char *tmpl);
+/* Append the expansion of a template to out. */
+void sql_expand_into(strbuf *out, const cps_schemas *s, const char *tmpl);
+/* Append `name` as a quoted SQL identifier ("a""b" style). */
+void sql_append_ident(strbuf *out, const char *name);
+void schemas_free(cps_schemas *s);
+
+#endif

@@ -1,0 +1,37 @@
+# Bad configurations exit 2 before any connection, naming the key.
+source "$(dirname "$0")/lib.sh"
+newdb
+
+# A server that does not exist: if CPS tried to connect, it would fail differently.
+export PGHOST=/nonexistent
+bad() {
+  printf '%s' "$1" >"$TEST_TMP/c.json"
+  expect_status 2 cps -c "$TEST_TMP/c.json" run
+  assert_contains "$OUT" "$2"
+  [[ "$OUT" != *"connect"* ]] || fail "tried to connect: $OUT"
+}
+bad '{"cdp_schema": "public",' "line 1"
+bad '{"unknown_key": 1}' '"unknown_key"'
+bad '{"workers": "many"}' '"workers"'
+bad '{"ps_schema": "x; drop table y"}' '"ps_schema"'
+bad '{"postgresql": {"port": "x"}}' '"postgresql.port"'
+bad '{"postgresql": {"password": "hunter2", "colour": 1}}' '"postgresql.colour"'
+[[ "$OUT" != *hunter2* ]] || fail "password printed"
+
+expect_status 2 cps -c /nonexistent/config.json run
+assert_contains "$OUT" "/nonexistent/config.json"
+CPS_CONFIG=$TEST_TMP/c.json expect_status 2 cps run
+expect_status 2 cps frobnicate
+assert_contains "$OUT" "unknown command"
+expect_status 2 cps --no-such-option
+expect_status 2 cps status extra-arg
+expect_status 0 cps --help
+assert_contains "$OUT" "load-stitching-config FILE"
+expect_status 0 cps --version
+
+# The password never appears in output, even when the connection fails.
+printf '{"postgresql": {"host": "/nonexistent", "password": "hunter2"}}' >"$TEST_TMP/c.json"
+expect_status 1 cps -c "$TEST_TMP/c.json" run
+assert_contains "$OUT" "cannot connect"
+[[ "$OUT" != *hunter2* ]] || fail "password printed: $OUT"
+pass

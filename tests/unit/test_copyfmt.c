@@ -1,0 +1,101 @@
+/* Unit tests for copyfmt: decoding PostgreSQL's COPY text and round trips. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "copyfmt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int decode(const char *text, char **fields, size_t *lens, int max, char *buf)
+{
+    size_t n = strlen(text);
+    memcpy(buf, text, n + 1);
+    return copy_decode_row(buf, n, fields, lens, max);
+}
+
+static void simple_fields(void **state)
+{
+    (void)state;
+    char buf[256];
+    char *f[8];
+    size_t l[8];
+    assert_int_equal(decode("a\tbc\t\\N\t\n", f, l, 8, buf), 4);
+    assert_string_equal(f[0], "a");
+    assert_string_equal(f[1], "bc");
+    assert_null(f[2]);
+    assert_string_equal(f[3], "");
+    assert_int_equal(l[3], 0);
+}
+
+static void escapes(void **state)
+{
+    (void)state;
+    char buf[256];
+    char *f[8];
+    size_t l[8];
+    assert_int_equal(decode("x\\ty\\nz\\\\\\r\\b\\f\\v\t\\101\\x41\\N\n", f, l, 8, buf), 2);
+    assert_string_equal(f[0], "x\ty\nz\\\r\b\f\v");
+    /* \N inside a longer field is not NULL */
+    assert_string_equal(f[1], "AAN");
+}
+
+static void too_many_fields(void **state)
+{
+    (void)state;
+    char buf[64];
+    char *f[2];
+    size_t l[2];
+    assert_int_equal(decode("a\tb\tc\n", f, l, 2, buf), -1);
+}
+
+static void round_trip(void **state)
+{
+    (void)state;
+    const char *values[] = {"plain",
+                            "",
+                            "tab\there",
+                            "new\nline",
+                            "back\\slash\\N",
+                            "\\N",
+                            "cr\r\n",
+                            "unicode: žluťoučký kůň 🐎",
+                            "binary-looking \x01\x02\x7f\xff",
+                            "\t\t\\\\\n"};
+    size_t n = sizeof values / sizeof values[0];
+    strbuf row = STRBUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sb_appendc(&row, '\t');
+        copy_encode_field(&row, values[i], strlen(values[i]));
+    }
+    sb_appendc(&row, '\t');
+    copy_encode_field(&row, NULL, 0);
+    sb_appendc(&row, '\n');
+    char *f[16];
+    size_t l[16];
+    char *buf = xstrdup(sb_str(&row));
+    assert_int_equal(copy_decode_row(buf, row.len, f, l, 16), (int)n + 1);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(l[i], strlen(values[i]));
+        assert_memory_equal(f[i], values[i], l[i]);
+    }
+    assert_null(f[n]);
+    free(buf);
+    sb_free(&row);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(simple_fields),
+        cmocka_unit_test(escapes),
+        cmocka_unit_test(too_many_fields),
+        cmocka_unit_test(round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,42 @@
+/* Unit tests for sqltext: schema placeholders expand, nothing else does. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sqltext.h"
+
+#include <stdlib.h>
+
+static void expands_placeholders(void **state)
+{
+    (void)state;
+    cps_schemas s = {"\"public\"", "\"cdp_ce\"", "\"cdp_ps\"", "\"cdp_attr\"",
+                     "'public'",   "'cdp_ce'",   "'cdp_ps'",   "'cdp_attr'"};
+    char *sql = sql_expand(&s, "SELECT * FROM {ps}.matching m JOIN {ce}.customer_events e "
+                               "ON {attr}{cdp} WHERE x = '{1,2}' AND n = {ps_lit} {unknown}");
+    assert_string_equal(sql, "SELECT * FROM \"cdp_ps\".matching m JOIN \"cdp_ce\".customer_events "
+                             "e ON \"cdp_attr\"\"public\" WHERE x = '{1,2}' AND n = 'cdp_ps' "
+                             "{unknown}");
+    free(sql);
+}
+
+static void quotes_identifiers(void **state)
+{
+    (void)state;
+    strbuf sb = STRBUF_INIT;
+    sql_append_ident(&sb, "we\"ird");
+    assert_string_equal(sb_str(&sb), "\"we\"\"ird\"");
+    sb_free(&sb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(expands_placeholders),
+        cmocka_unit_test(quotes_identifiers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
