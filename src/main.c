@@ -7,6 +7,7 @@
 #include "log.h"
 #include "run.h"
 #include "schema.h"
+#include "stitch.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -73,7 +74,7 @@ static int cmd_run(int argc, char **argv, cps_config *cfg)
     if (no_args(argc, argv, "run"))
         return EXIT_USAGE;
     const run_step steps[] = {
-        {"stitch", NULL},
+        {"stitch", stitch_step},
         {"attributes", NULL},
         {"cache", NULL},
         {"production", NULL},
@@ -83,11 +84,10 @@ static int cmd_run(int argc, char **argv, cps_config *cfg)
 
 static int cmd_stitch(int argc, char **argv, cps_config *cfg)
 {
-    (void)cfg;
     if (no_args(argc, argv, "stitch"))
         return EXIT_USAGE;
-    fprintf(stderr, "cps: stitch is not implemented yet\n");
-    return EXIT_FAILED;
+    const run_step steps[] = {{"stitch", stitch_step}};
+    return pipeline(cfg, "stitch", steps, 1);
 }
 
 static int cmd_attributes(int argc, char **argv, cps_config *cfg)

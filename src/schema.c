@@ -83,6 +83,7 @@ static const schema_object objects[] = {
      "modified timestamp)",
      NULL},
 
+    /* (the objects above are the inputs of SPEC §2.1: schema_ensure_inputs stops here) */
     /* CPS's own bookkeeping. */
     {OBJ_TABLE, S_PS, "state", NULL, 0,
      "CREATE TABLE {ps}.state (key text PRIMARY KEY, value text, modified timestamptz)", NULL},
@@ -256,6 +257,15 @@ static const schema_object objects[] = {
 };
 /* clang-format on */
 
+/* The objects before the first one in CPS's own state table are the inputs. */
+static size_t inputs_count(void)
+{
+    for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++)
+        if (objects[i].kind == OBJ_TABLE && !strcmp(objects[i].name, "state"))
+            return i;
+    return 0;
+}
+
 static const char *raw_schema(const cps_config *cfg, schema_key k)
 {
     switch (k) {
@@ -343,13 +353,13 @@ static const char *object_label(const schema_object *o, char *buf, size_t n, con
     return buf;
 }
 
-int schema_ensure(db *d, int *created, cps_error *err)
+static int ensure_objects(db *d, size_t count, int *created, cps_error *err)
 {
     const cps_config *cfg = db_config(d);
     int made = 0;
     if (created)
         *created = 0;
-    for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++) {
+    for (size_t i = 0; i < count; i++) {
         const schema_object *o = &objects[i];
         int present = 0;
         char label[256];
@@ -376,6 +386,16 @@ int schema_ensure(db *d, int *created, cps_error *err)
     if (created)
         *created = made;
     return 0;
+}
+
+int schema_ensure(db *d, int *created, cps_error *err)
+{
+    return ensure_objects(d, sizeof objects / sizeof objects[0], created, err);
+}
+
+int schema_ensure_inputs(db *d, cps_error *err)
+{
+    return ensure_objects(d, inputs_count(), NULL, err);
 }
 
 int schema_state_get(db *d, const char *key, int *set, cps_error *err)

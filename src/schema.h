@@ -17,6 +17,11 @@
 /* Create what is missing; *created (if given) receives the number of objects made. */
 int schema_ensure(db *d, int *created, cps_error *err);
 
+/* Create only the missing inputs of SPEC §2.1 (the CDP's tables, the event log,
+ * the stitching configuration, attribute definitions and context) without
+ * CPS's triggers and state: what a CDP has before CPS is installed. */
+int schema_ensure_inputs(db *d, cps_error *err);
+
 /* True if {schema}.name exists as a table or view (schema is the raw name). */
 int schema_relation_exists(db *d, const char *schema, const char *name, int *exists,
                            cps_error *err);

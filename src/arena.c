@@ -1,0 +1,62 @@
+/* arena — bump allocation of strings in large chunks (see arena.h). */
+#include "arena.h"
+
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_BYTES (4u << 20)
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t used, size;
+    char data[];
+} chunk;
+
+struct arena {
+    chunk *head;
+    size_t bytes;
+};
+
+arena *arena_new(void)
+{
+    return xcalloc(1, sizeof(arena));
+}
+
+char *arena_strndup(arena *a, const char *s, size_t len)
+{
+    chunk *c = a->head;
+    if (!c || c->size - c->used < len + 1) {
+        size_t size = len + 1 > CHUNK_BYTES ? len + 1 : CHUNK_BYTES;
+        c = xmalloc(sizeof(chunk) + size);
+        c->used = 0;
+        c->size = size;
+        c->next = a->head;
+        a->head = c;
+        a->bytes += sizeof(chunk) + size;
+    }
+    char *p = c->data + c->used;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    c->used += len + 1;
+    return p;
+}
+
+size_t arena_bytes(const arena *a)
+{
+    return a->bytes;
+}
+
+void arena_free(arena *a)
+{
+    if (!a)
+        return;
+    chunk *c = a->head;
+    while (c) {
+        chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    free(a);
+}

@@ -1,0 +1,1056 @@
+/*
+ * stitch — the profile stitching step (see stitch.h and SPEC §3).
+ *
+ * Two paths share the same core:
+ *   - from scratch (the queue was missing, {ps}.state says "restitch"): one
+ *     read of every event, one in-memory resolution, one write transaction
+ *     that replaces the stitching state. If an expression fails on some
+ *     event, it falls back to putting every event in the queue and
+ *     continuing in batches, which can set the failing events aside.
+ *   - incremental: queued events in (event_time, id) order, batch by batch.
+ *     A batch is read in one REPEATABLE READ transaction (the expressions are
+ *     evaluated into a temporary table; failing events are found by bisection
+ *     under savepoints), resolved in memory, and written in one transaction:
+ *     merges, matching, identifiers, entities, customer_entities, failed
+ *     events and the dequeue, all or nothing.
+ * A queue row is consumed only if it has not changed since it was read (its
+ * xmin), so an event updated while CPS works is stitched again next time.
+ */
+#include "stitch.h"
+
+#include "copyfmt.h"
+#include "idtab.h"
+#include "log.h"
+#include "pgtime.h"
+#include "schema.h"
+#include "stitchcore.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_BATCH_EVENTS 100000
+
+/* The stitching configuration, grouped by event definition. */
+typedef struct cfg_row {
+    char *attribute_id;
+    char *event_id;
+    char *expr;
+    int group;   /* index into groups */
+    int attr;    /* index into attrs: the identifier's tag */
+    bool broken; /* does not compile: its group's events stay queued */
+} cfg_row;
+
+typedef struct stitcher {
+    run_ctx *ctx;
+    db *d;
+    cfg_row *rows;
+    size_t nrows;
+    char **groups; /* distinct event_id values */
+    bool *group_broken;
+    size_t ngroups;
+    char **attrs; /* distinct attribute_id values */
+    size_t nattrs;
+    char *branches; /* the LATERAL body evaluating every expression */
+    long batch_size;
+    /* totals for the run's stats */
+    int64_t events, identifiers_new, merges, entities_new, failed, too_long, batches;
+    double read_s, resolve_s, write_s;
+    progress *prog;
+} stitcher;
+
+static const char *const STEP = "STITCH";
+
+/* ---- configuration ---------------------------------------------------- */
+
+static int index_of(char ***list, size_t *n, const char *s)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*list)[i], s))
+            return (int)i;
+    *list = xrealloc(*list, (*n + 1) * sizeof **list);
+    (*list)[*n] = xstrdup(s);
+    return (int)(*n)++;
+}
+
+/* Load the config rows and check that each expression compiles. */
+static int load_config(stitcher *s, cps_error *err)
+{
+    PGresult *res =
+        db_query(s->d, err,
+                 "SELECT attribute_id, event_id, value_expression "
+                 "FROM {ps}.stitching_attributes_config ORDER BY event_id, attribute_id",
+                 0, NULL);
+    if (!res)
+        return cps_error_prefix(err, "reading %s.stitching_attributes_config",
+                                db_config(s->d)->ps_schema);
+    s->nrows = (size_t)PQntuples(res);
+    s->rows = xcalloc(s->nrows + 1, sizeof *s->rows);
+    for (size_t i = 0; i < s->nrows; i++) {
+        cfg_row *r = &s->rows[i];
+        r->attribute_id = xstrdup(PQgetvalue(res, (int)i, 0));
+        r->event_id = xstrdup(PQgetvalue(res, (int)i, 1));
+        r->expr = xstrdup(PQgetvalue(res, (int)i, 2));
+        r->group = index_of(&s->groups, &s->ngroups, r->event_id);
+        r->attr = index_of(&s->attrs, &s->nattrs, r->attribute_id);
+    }
+    PQclear(res);
+    s->group_broken = xcalloc(s->ngroups + 1, sizeof *s->group_broken);
+
+    for (size_t i = 0; i < s->nrows; i++) {
+        cfg_row *r = &s->rows[i];
+        cps_error e;
+        int64_t rc = 0;
+        if (str_blank(r->expr)) {
+            rc = cps_error_set(&e, "the expression is empty");
+        } else {
+            strbuf sql = STRBUF_INIT;
+            sb_append(&sql, "SELECT (\n");
+            sb_append(&sql, r->expr);
+            sql_expand_into(&sql, db_schemas(s->d),
+                            "\n)::text FROM {ce}.customer_events AS customer_events WHERE false");
+            rc = db_exec_raw(s->d, &e, sb_str(&sql), 0, NULL);
+            sb_free(&sql);
+        }
+        if (rc == CPS_EINTR)
+            return CPS_EINTR;
+        if (rc < 0) {
+            r->broken = true;
+            s->group_broken[r->group] = true;
+            run_problem(s->ctx, STEP,
+                        "stitching expression for attribute \"%s\" of event \"%s\" does not "
+                        "work: %s; its events stay queued until it is fixed in "
+                        "stitching_attributes_config",
+                        r->attribute_id, r->event_id, e.msg);
+        }
+    }
+
+    /* The LATERAL body: one branch per working expression, chosen by group. */
+    strbuf b = STRBUF_INIT;
+    int branches = 0;
+    for (size_t i = 0; i < s->nrows; i++) {
+        const cfg_row *r = &s->rows[i];
+        if (s->group_broken[r->group])
+            continue;
+        if (branches++)
+            sb_append(&b, "\n  UNION ALL ");
+        sb_appendf(&b, "SELECT %zu AS c, (\n%s\n)::text AS v WHERE g.cps_g = %d", i, r->expr,
+                   r->group);
+    }
+    if (!branches)
+        sb_append(&b, "SELECT NULL::int AS c, NULL::text AS v WHERE false");
+    s->branches = sb_detach(&b);
+    return 0;
+}
+
+static void free_config(stitcher *s)
+{
+    for (size_t i = 0; i < s->nrows; i++) {
+        free(s->rows[i].attribute_id);
+        free(s->rows[i].event_id);
+        free(s->rows[i].expr);
+    }
+    free(s->rows);
+    for (size_t i = 0; i < s->ngroups; i++)
+        free(s->groups[i]);
+    free(s->groups);
+    free(s->group_broken);
+    for (size_t i = 0; i < s->nattrs; i++)
+        free(s->attrs[i]);
+    free(s->attrs);
+    free(s->branches);
+}
+
+/* Session temp tables: the config for SQL, the batch, values and staging. */
+static int create_temp_tables(stitcher *s, cps_error *err)
+{
+    static const char *ddl =
+        "CREATE TEMP TABLE IF NOT EXISTS cps_grp (cps_event_id text, cps_g int, "
+        "cps_broken bool);"
+        "CREATE TEMP TABLE IF NOT EXISTS cps_cfg (n int, attribute_id text);"
+        "CREATE TEMP TABLE IF NOT EXISTS cps_batch (cps_k int, cps_id text, cps_xmin text) "
+        "ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS cps_vals (cps_k int, c int, v text) "
+        "ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS cps_w_match (id text, entity text) "
+        "ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS cps_w_ident (attribute_id text, value text, "
+        "entity text) ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS cps_w_merge (old_id text, new_id text) "
+        "ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS cps_w_ent (id text, first_time timestamp, "
+        "first_id text) ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS cps_w_fail (id text, attribute_id text, "
+        "event_id text, error text) ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS cps_w_done (id text, row_version text) "
+        "ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS cps_w_queue (id text) ON COMMIT DELETE ROWS;"
+        "TRUNCATE cps_grp, cps_cfg";
+    if (db_exec(s->d, err, ddl, 0, NULL) < 0)
+        return CPS_ERR;
+    db_copy *c = db_copy_in_begin(s->d, "COPY pg_temp.cps_grp FROM STDIN", err);
+    if (!c)
+        return CPS_ERR;
+    for (size_t g = 0; g < s->ngroups; g++) {
+        copyin_str(c, s->groups[g]);
+        copyin_int(c, (int64_t)g);
+        copyin_str(c, s->group_broken[g] ? "t" : "f");
+        copyin_end_row(c);
+    }
+    if (db_copy_in_end(c, NULL, err) < 0)
+        return CPS_ERR;
+    c = db_copy_in_begin(s->d, "COPY pg_temp.cps_cfg FROM STDIN", err);
+    if (!c)
+        return CPS_ERR;
+    for (size_t i = 0; i < s->nrows; i++) {
+        copyin_int(c, (int64_t)i);
+        copyin_str(c, s->rows[i].attribute_id);
+        copyin_end_row(c);
+    }
+    if (db_copy_in_end(c, NULL, err) < 0)
+        return CPS_ERR;
+    return db_exec(s->d, err, "ANALYZE pg_temp.cps_grp; ANALYZE pg_temp.cps_cfg", 0, NULL) < 0
+               ? CPS_ERR
+               : 0;
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int parse_time(const char *text, size_t len, int64_t *t, cps_error *err)
+{
+    if (!text) {
+        *t = PGTIME_NULL;
+        return 0;
+    }
+    if (pgtime_parse(text, len, t) != 0)
+        return cps_error_set(err, "unexpected event_time text \"%s\" from the database", text);
+    return 0;
+}
+
+/* Errors that say nothing about the data: the run cannot go on. */
+static bool fatal_sqlstate(const char *state)
+{
+    static const char *const classes[] = {"08", "25", "40", "53", "55", "57", "58", "F0", "XX"};
+    if (!state || !*state)
+        return true; /* no SQLSTATE: the connection itself failed */
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        if (!strncmp(state, classes[i], 2))
+            return true;
+    return false;
+}
+
+static int copy_rows(db *d, const char *table, cps_error *err, db_copy **out)
+{
+    char *sql = xasprintf("COPY pg_temp.%s FROM STDIN", table);
+    *out = db_copy_in_begin(d, sql, err);
+    free(sql);
+    return *out ? 0 : CPS_ERR;
+}
+
+static void copyin_time(db_copy *c, int64_t t)
+{
+    char buf[40];
+    copyin_str(c, pgtime_format(t, buf) == 0 ? buf : NULL);
+}
+
+static int exec_all(db *d, cps_error *err, const char *const *statements, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t rc = db_exec(d, err, statements[i], 0, NULL);
+        if (rc < 0)
+            return (int)rc;
+    }
+    return 0;
+}
+
+/* ---- writing a resolved batch ----------------------------------------- */
+
+/* A poison event set aside, or an event not in customer_events any more. */
+typedef struct aside {
+    char *id;
+    int row; /* config row that failed, or -1 */
+    char *error;
+} aside;
+
+typedef struct dequeue {
+    const char *id; /* borrowed */
+    const char *xmin;
+} dequeue;
+
+/* Stage the graph's results; the set-based statements then apply them. */
+static int stage_results(stitcher *s, sc_graph *g, cps_error *err)
+{
+    db_copy *c;
+    if (copy_rows(s->d, "cps_w_match", err, &c) < 0)
+        return CPS_ERR;
+    for (uint32_t ev = 0; ev < sc_event_count(g); ev++) {
+        copyin_str(c, sc_event_id(g, ev));
+        copyin_str(c, sc_event_result(g, ev));
+        copyin_end_row(c);
+    }
+    if (db_copy_in_end(c, NULL, err) < 0)
+        return CPS_ERR;
+    if (copy_rows(s->d, "cps_w_ident", err, &c) < 0)
+        return CPS_ERR;
+    for (uint32_t i = 0; i < sc_identifier_count(g); i++) {
+        if (!sc_identifier_is_new(g, i))
+            continue;
+        size_t len;
+        const char *v = sc_identifier_value(g, i, &len);
+        copyin_str(c, s->attrs[sc_identifier_attr(g, i)]);
+        copyin_field(c, v, len);
+        copyin_str(c, sc_identifier_result(g, i));
+        copyin_end_row(c);
+        s->identifiers_new++;
+    }
+    if (db_copy_in_end(c, NULL, err) < 0)
+        return CPS_ERR;
+    if (copy_rows(s->d, "cps_w_merge", err, &c) < 0)
+        return CPS_ERR;
+    for (size_t k = 0; k < sc_merge_count(g); k++) {
+        const char *from, *into;
+        sc_merge(g, k, &from, &into);
+        copyin_str(c, from);
+        copyin_str(c, into);
+        copyin_end_row(c);
+    }
+    s->merges += (int64_t)sc_merge_count(g);
+    if (db_copy_in_end(c, NULL, err) < 0)
+        return CPS_ERR;
+    if (copy_rows(s->d, "cps_w_ent", err, &c) < 0)
+        return CPS_ERR;
+    for (size_t k = 0; k < sc_entity_count(g); k++) {
+        sc_entity_info e;
+        sc_entity(g, k, &e);
+        copyin_str(c, e.id);
+        copyin_time(c, e.first_time);
+        copyin_str(c, e.first_id);
+        copyin_end_row(c);
+        s->entities_new += e.is_new;
+    }
+    return db_copy_in_end(c, NULL, err);
+}
+
+static int stage_aside_and_dequeue(stitcher *s, const aside *asides, size_t naside,
+                                   const dequeue *done, size_t ndone, cps_error *err)
+{
+    db_copy *c;
+    if (copy_rows(s->d, "cps_w_fail", err, &c) < 0)
+        return CPS_ERR;
+    for (size_t i = 0; i < naside; i++) {
+        if (!asides[i].error)
+            continue;
+        copyin_str(c, asides[i].id);
+        copyin_str(c, asides[i].row >= 0 ? s->rows[asides[i].row].attribute_id : NULL);
+        copyin_str(c, asides[i].row >= 0 ? s->rows[asides[i].row].event_id : NULL);
+        copyin_str(c, asides[i].error);
+        copyin_end_row(c);
+        s->failed++;
+    }
+    if (db_copy_in_end(c, NULL, err) < 0)
+        return CPS_ERR;
+    if (copy_rows(s->d, "cps_w_done", err, &c) < 0)
+        return CPS_ERR;
+    for (size_t i = 0; i < ndone; i++) {
+        copyin_str(c, done[i].id);
+        copyin_str(c, done[i].xmin);
+        copyin_end_row(c);
+    }
+    return db_copy_in_end(c, NULL, err);
+}
+
+/* Apply a staged incremental batch, all in the caller's transaction. */
+static int apply_batch(stitcher *s, cps_error *err)
+{
+    static const char *const statements[] = {
+        "ANALYZE pg_temp.cps_w_match; ANALYZE pg_temp.cps_w_ident; "
+        "ANALYZE pg_temp.cps_w_merge; ANALYZE pg_temp.cps_w_ent; ANALYZE pg_temp.cps_w_done",
+        /* merges: everything of an absorbed entity moves to its survivor */
+        "UPDATE {ps}.matching m SET customer_entity_id = w.new_id FROM pg_temp.cps_w_merge w "
+        "WHERE m.customer_entity_id = w.old_id",
+        "UPDATE {ps}.identifiers i SET customer_entity_id = w.new_id "
+        "FROM pg_temp.cps_w_merge w WHERE i.customer_entity_id = w.old_id",
+        "UPDATE {ps}.entity_merges em SET into_id = w.new_id FROM pg_temp.cps_w_merge w "
+        "WHERE em.into_id = w.old_id",
+        "INSERT INTO {ps}.entity_merges (merged_id, into_id, merged_at) "
+        "SELECT old_id, new_id, now() FROM pg_temp.cps_w_merge",
+        "DELETE FROM {ps}.entities e USING pg_temp.cps_w_merge w WHERE e.id = w.old_id",
+        "DELETE FROM {attr}.customer_entities c USING pg_temp.cps_w_merge w "
+        "WHERE c.id = w.old_id",
+        /* the batch's own events and identifiers */
+        "INSERT INTO {ps}.matching AS m (customer_event_id, customer_entity_id) "
+        "SELECT id, entity FROM pg_temp.cps_w_match "
+        "ON CONFLICT (customer_event_id) DO UPDATE SET customer_entity_id = "
+        "EXCLUDED.customer_entity_id WHERE m.customer_entity_id <> EXCLUDED.customer_entity_id",
+        "INSERT INTO {ps}.identifiers (attribute_id, value, customer_entity_id) "
+        "SELECT attribute_id, value, entity FROM pg_temp.cps_w_ident",
+        "INSERT INTO {ps}.entities AS e (id, first_event_time, first_event_id) "
+        "SELECT id, first_time, first_id FROM pg_temp.cps_w_ent "
+        "ON CONFLICT (id) DO UPDATE SET first_event_time = EXCLUDED.first_event_time, "
+        "first_event_id = EXCLUDED.first_event_id WHERE (e.first_event_time, e.first_event_id) "
+        "IS DISTINCT FROM (EXCLUDED.first_event_time, EXCLUDED.first_event_id)",
+        /* activity: new entities, and every entity the batch touched */
+        "INSERT INTO {attr}.customer_entities AS c (id, created, modified, calculated) "
+        "SELECT id, now(), now(), NULL FROM pg_temp.cps_w_ent "
+        "ON CONFLICT (id) DO UPDATE SET modified = now()",
+        "INSERT INTO {ps}.failed_events AS f (customer_event_id, attribute_id, event_id, error, "
+        "failed_at) SELECT id, attribute_id, event_id, error, now() FROM pg_temp.cps_w_fail "
+        "ON CONFLICT (customer_event_id) DO UPDATE SET attribute_id = EXCLUDED.attribute_id, "
+        "event_id = EXCLUDED.event_id, error = EXCLUDED.error, failed_at = EXCLUDED.failed_at",
+        /* consume the queue rows read, unless they changed since */
+        "DELETE FROM {ps}.customer_events_to_process q USING pg_temp.cps_w_done d "
+        "WHERE q.customer_event_id = d.id AND q.xmin = d.row_version::xid",
+    };
+    return exec_all(s->d, err, statements, sizeof statements / sizeof statements[0]);
+}
+
+/* ---- the incremental path --------------------------------------------- */
+
+typedef struct batch {
+    stitcher *s;
+    sc_graph *g;
+    int n;            /* events in the batch (k = 1..n) */
+    char **id_of;     /* k -> event id */
+    char **xmin_of;   /* k -> queue row version */
+    bool *poison;     /* k -> set aside */
+    aside *asides;
+    size_t naside;
+    cps_error *err;
+} batch;
+
+static void batch_free(batch *b)
+{
+    for (int k = 0; k <= b->n; k++) {
+        if (b->id_of)
+            free(b->id_of[k]);
+        if (b->xmin_of)
+            free(b->xmin_of[k]);
+    }
+    free(b->id_of);
+    free(b->xmin_of);
+    free(b->poison);
+    for (size_t i = 0; i < b->naside; i++) {
+        free(b->asides[i].id);
+        free(b->asides[i].error);
+    }
+    free(b->asides);
+    sc_free(b->g);
+}
+
+static void add_aside(batch *b, const char *id, int row, const char *error)
+{
+    b->asides = xrealloc(b->asides, (b->naside + 1) * sizeof *b->asides);
+    b->asides[b->naside].id = xstrdup(id);
+    b->asides[b->naside].row = row;
+    b->asides[b->naside].error = error ? xstrdup(error) : NULL;
+    b->naside++;
+}
+
+/* Evaluate the expressions of events k in [lo, hi] into cps_vals. */
+static int64_t extract_range(stitcher *s, int lo, int hi, cps_error *err)
+{
+    char los[16], his[16];
+    snprintf(los, sizeof los, "%d", lo);
+    snprintf(his, sizeof his, "%d", hi);
+    const char *params[] = {los, his};
+    strbuf sql = STRBUF_INIT;
+    sql_expand_into(&sql, db_schemas(s->d),
+                    "INSERT INTO pg_temp.cps_vals (cps_k, c, v) SELECT b.cps_k, x.c, x.v "
+                    "FROM pg_temp.cps_batch b "
+                    "JOIN {ce}.customer_events AS customer_events ON customer_events.id = b.cps_id "
+                    "JOIN pg_temp.cps_grp g ON g.cps_event_id = customer_events.event_id "
+                    "CROSS JOIN LATERAL (");
+    sb_append(&sql, s->branches);
+    sb_append(&sql, ") AS x WHERE x.v <> '' AND b.cps_k BETWEEN $1::int AND $2::int");
+    int64_t rc = db_exec_raw(s->d, err, sb_str(&sql), 2, params);
+    sb_free(&sql);
+    return rc;
+}
+
+/* Which config row fails on the single event k? Sets it aside with that row. */
+static int diagnose_poison(batch *b, int k, const cps_error *first, cps_error *err)
+{
+    stitcher *s = b->s;
+    char ks[16];
+    snprintf(ks, sizeof ks, "%d", k);
+    const char *params[] = {ks};
+    PGresult *res = db_query(s->d, err,
+                             "SELECT b.cps_id, e.event_id FROM pg_temp.cps_batch b "
+                             "JOIN {ce}.customer_events e ON e.id = b.cps_id WHERE b.cps_k = $1",
+                             1, params);
+    if (!res)
+        return CPS_ERR;
+    char *id = PQntuples(res) ? xstrdup(PQgetvalue(res, 0, 0)) : xstrdup("?");
+    char *event_id = PQntuples(res) ? xstrdup(PQgetvalue(res, 0, 1)) : xstrdup("");
+    PQclear(res);
+    int row = -1;
+    char *message = xstrdup(first->msg);
+    for (size_t i = 0; i < s->nrows && row < 0; i++) {
+        if (strcmp(s->rows[i].event_id, event_id) || s->rows[i].broken)
+            continue;
+        strbuf sql = STRBUF_INIT;
+        sb_append(&sql, "SELECT count(probe.v) FROM (SELECT (\n");
+        sb_append(&sql, s->rows[i].expr);
+        sql_expand_into(&sql, db_schemas(s->d),
+                        "\n)::text AS v FROM {ce}.customer_events AS customer_events "
+                        "WHERE customer_events.id = $1) AS probe");
+        const char *p[] = {id};
+        cps_error e;
+        if (db_savepoint(s->d, err) < 0) {
+            sb_free(&sql);
+            free(id), free(event_id), free(message);
+            return CPS_ERR;
+        }
+        if (db_exec_raw(s->d, &e, sb_str(&sql), 1, p) < 0) {
+            if (fatal_sqlstate(e.sqlstate)) {
+                *err = e;
+                sb_free(&sql);
+                free(id), free(event_id), free(message);
+                return db_interrupted() ? CPS_EINTR : CPS_ERR;
+            }
+            row = (int)i;
+            free(message);
+            message = xstrdup(e.msg);
+            db_rollback_to_savepoint(s->d, err);
+        }
+        db_release_savepoint(s->d, err);
+        sb_free(&sql);
+    }
+    b->poison[k] = true;
+    add_aside(b, id, row, message);
+    log_warn(STEP, "event \"%s\" set aside: the stitching expression for attribute \"%s\" fails "
+                   "on it: %s",
+             id, row >= 0 ? s->rows[row].attribute_id : "?", message);
+    free(id);
+    free(event_id);
+    free(message);
+    return 0;
+}
+
+/* Evaluate [lo, hi]; on a data error, split it until the failing events are found. */
+static int extract_bisect(batch *b, int lo, int hi, cps_error *err)
+{
+    stitcher *s = b->s;
+    if (lo > hi)
+        return 0;
+    if (db_savepoint(s->d, err) < 0)
+        return CPS_ERR;
+    cps_error e;
+    int64_t rc = extract_range(s, lo, hi, &e);
+    if (rc >= 0)
+        return db_release_savepoint(s->d, err);
+    if (rc == CPS_EINTR || fatal_sqlstate(e.sqlstate)) {
+        *err = e;
+        return rc == CPS_EINTR ? CPS_EINTR : CPS_ERR;
+    }
+    if (db_rollback_to_savepoint(s->d, err) < 0 || db_release_savepoint(s->d, err) < 0)
+        return CPS_ERR;
+    if (lo == hi)
+        return diagnose_poison(b, lo, &e, err);
+    int mid = lo + (hi - lo) / 2;
+    int r = extract_bisect(b, lo, mid, err);
+    return r < 0 ? r : extract_bisect(b, mid + 1, hi, err);
+}
+
+/* Rows of the batch: k, id, event_time, queue xmin, present, entity, its first event. */
+static int batch_event_row(void *arg, char **f, size_t *len, int n, cps_error *err)
+{
+    batch *b = arg;
+    (void)n;
+    int k = atoi(f[0]);
+    if (k < 1 || k > b->n)
+        return cps_error_set(err, "unexpected batch row %d", k);
+    b->id_of[k] = xstrdup(f[1]);
+    b->xmin_of[k] = xstrdup(f[3]);
+    if (f[4][0] != 't') {
+        add_aside(b, f[1], -1, NULL); /* no longer in customer_events: just dequeue */
+        return 0;
+    }
+    if (b->poison[k])
+        return 0;
+    int64_t t, ft;
+    if (parse_time(f[2], len[2], &t, err) < 0)
+        return CPS_ERR;
+    uint32_t ev = sc_add_event(b->g, f[1], len[1], t);
+    if (f[5]) {
+        if (parse_time(f[6], len[6], &ft, err) < 0)
+            return CPS_ERR;
+        sc_event_entity(b->g, ev, f[5], f[7] ? ft : PGTIME_NINF, f[7]);
+    }
+    return 0;
+}
+
+/* Identifier rows: k, config row, value, known entity and its first event. */
+static int batch_value_row(void *arg, char **f, size_t *len, int n, cps_error *err)
+{
+    batch *b = arg;
+    stitcher *s = b->s;
+    (void)n;
+    int k = atoi(f[0]);
+    size_t row = (size_t)atol(f[1]);
+    if (k < 1 || k > b->n || row >= s->nrows || !b->id_of[k])
+        return cps_error_set(err, "unexpected value row %d/%zu", k, row);
+    if (len[2] > STITCH_MAX_VALUE_BYTES) {
+        s->too_long++;
+        return 0;
+    }
+    uint32_t ev = sc_add_event(b->g, b->id_of[k], strlen(b->id_of[k]), 0);
+    uint32_t id = sc_add_identifier(b->g, ev, (uint32_t)s->rows[row].attr, f[2], len[2]);
+    if (f[3]) {
+        int64_t ft;
+        if (parse_time(f[4], len[4], &ft, err) < 0)
+            return CPS_ERR;
+        sc_identifier_entity(b->g, id, f[3], f[5] ? ft : PGTIME_NINF, f[5]);
+    }
+    return 0;
+}
+
+/* Read one batch: select it, evaluate expressions, look up what is known. */
+static int read_batch(stitcher *s, batch *b, cps_error *err)
+{
+    char limit[24];
+    snprintf(limit, sizeof limit, "%ld", s->batch_size);
+    const char *params[] = {limit};
+    int64_t n = db_exec(
+        s->d, err,
+        "INSERT INTO pg_temp.cps_batch (cps_k, cps_id, cps_xmin) "
+        "SELECT row_number() OVER (), s.id, s.xmin FROM ("
+        "SELECT q.customer_event_id AS id, q.xmin::text AS xmin "
+        "FROM {ps}.customer_events_to_process q "
+        "LEFT JOIN {ce}.customer_events e ON e.id = q.customer_event_id "
+        "WHERE NOT EXISTS (SELECT 1 FROM pg_temp.cps_grp g "
+        "WHERE g.cps_event_id = e.event_id AND g.cps_broken) "
+        "ORDER BY e.event_time, q.customer_event_id COLLATE \"C\" LIMIT $1::bigint) s",
+        1, params);
+    if (n <= 0)
+        return (int)n;
+    b->n = (int)n;
+    b->id_of = xcalloc((size_t)n + 1, sizeof *b->id_of);
+    b->xmin_of = xcalloc((size_t)n + 1, sizeof *b->xmin_of);
+    b->poison = xcalloc((size_t)n + 1, sizeof *b->poison);
+    b->g = sc_new((size_t)n);
+    int rc;
+    if (db_exec(s->d, err, "ANALYZE pg_temp.cps_batch", 0, NULL) < 0)
+        return CPS_ERR;
+    if ((rc = extract_bisect(b, 1, (int)n, err)) < 0)
+        return rc;
+    if (db_exec(s->d, err, "ANALYZE pg_temp.cps_vals", 0, NULL) < 0)
+        return CPS_ERR;
+    char *sql = db_sql(s->d,
+                       "COPY (SELECT b.cps_k, b.cps_id, e.event_time, b.cps_xmin, e.id IS NOT NULL, "
+                       "m.customer_entity_id, en.first_event_time, en.first_event_id "
+                       "FROM pg_temp.cps_batch b "
+                       "LEFT JOIN {ce}.customer_events e ON e.id = b.cps_id "
+                       "LEFT JOIN {ps}.matching m ON m.customer_event_id = b.cps_id "
+                       "LEFT JOIN {ps}.entities en ON en.id = m.customer_entity_id) TO STDOUT");
+    rc = db_copy_out(s->d, sql, batch_event_row, b, NULL, err);
+    free(sql);
+    if (rc < 0)
+        return rc;
+    sql = db_sql(s->d,
+                 "COPY (SELECT v.cps_k, v.c, v.v, i.customer_entity_id, en.first_event_time, "
+                 "en.first_event_id FROM pg_temp.cps_vals v "
+                 "JOIN pg_temp.cps_cfg c ON c.n = v.c "
+                 "LEFT JOIN {ps}.identifiers i ON i.attribute_id = c.attribute_id "
+                 "AND i.value = v.v "
+                 "LEFT JOIN {ps}.entities en ON en.id = i.customer_entity_id) TO STDOUT");
+    rc = db_copy_out(s->d, sql, batch_value_row, b, NULL, err);
+    free(sql);
+    return rc;
+}
+
+/* Process one batch from the queue; *count receives its size (0 = queue empty). */
+static int run_batch(stitcher *s, int *count, cps_error *err)
+{
+    batch b = {.s = s, .err = err};
+    *count = 0;
+    double t0 = now_seconds();
+    int rc = db_begin_read(s->d, err);
+    if (rc == 0)
+        rc = read_batch(s, &b, err);
+    db_rollback(s->d); /* read only: nothing to keep */
+    if (rc < 0 || b.n == 0) {
+        batch_free(&b);
+        return rc;
+    }
+    double t1 = now_seconds();
+    sc_resolve(b.g);
+    double t2 = now_seconds();
+
+    dequeue *done = xmalloc((size_t)b.n * sizeof *done);
+    for (int k = 1; k <= b.n; k++)
+        done[k - 1] = (dequeue){b.id_of[k], b.xmin_of[k]};
+    rc = db_begin(s->d, err);
+    if (rc == 0)
+        rc = stage_results(s, b.g, err);
+    if (rc == 0)
+        rc = stage_aside_and_dequeue(s, b.asides, b.naside, done, (size_t)b.n, err);
+    if (rc == 0)
+        rc = apply_batch(s, err);
+    if (rc == 0)
+        rc = db_commit(s->d, err);
+    if (rc < 0)
+        db_rollback(s->d);
+    free(done);
+    double t3 = now_seconds();
+    if (rc == 0) {
+        s->events += sc_event_count(b.g);
+        s->batches++;
+        s->read_s += t1 - t0;
+        s->resolve_s += t2 - t1;
+        s->write_s += t3 - t2;
+        *count = b.n;
+        log_debug(STEP, "batch of %d events: read %.3f s, resolve %.3f s, write %.3f s", b.n,
+                  t1 - t0, t2 - t1, t3 - t2);
+    }
+    batch_free(&b);
+    return rc;
+}
+
+static int incremental(stitcher *s, cps_error *err)
+{
+    char *queued = NULL;
+    int rc = db_query_value(s->d, err, &queued, NULL,
+                            "SELECT count(*) FROM {ps}.customer_events_to_process", 0, NULL);
+    if (rc < 0)
+        return rc;
+    uint64_t total = queued ? strtoull(queued, NULL, 10) : 0;
+    free(queued);
+    if (total == 0) {
+        log_info(STEP, "queue is empty; nothing to stitch");
+        return 0;
+    }
+    log_info(STEP, "%llu events queued", (unsigned long long)total);
+    s->prog = progress_begin(STEP, "events", total);
+    for (;;) {
+        if (db_interrupted())
+            return CPS_EINTR;
+        int n;
+        if ((rc = run_batch(s, &n, err)) < 0)
+            break;
+        progress_add(s->prog, (uint64_t)n);
+        if (n == 0)
+            break;
+    }
+    return rc;
+}
+
+/* ---- from scratch ----------------------------------------------------- */
+
+typedef struct full_pass {
+    stitcher *s;
+    sc_graph *g;
+    idtab *held_back;     /* events of broken groups: they go (back) to the queue */
+    uint32_t last_ev;     /* rows of one event arrive together */
+    char **queue_ids;     /* queue rows seen, to consume */
+    char **queue_xmins;
+    size_t nqueue, queue_cap;
+} full_pass;
+
+static int full_row(void *arg, char **f, size_t *len, int n, cps_error *err)
+{
+    full_pass *p = arg;
+    stitcher *s = p->s;
+    (void)n;
+    if (f[2] && f[2][0] == 't') {
+        idtab_intern(p->held_back, 0, f[0], len[0], NULL);
+        return 0;
+    }
+    uint32_t ev = p->last_ev;
+    if (ev == IDTAB_NONE || strcmp(sc_event_id(p->g, ev), f[0]) != 0) {
+        int64_t t;
+        if (parse_time(f[1], len[1], &t, err) < 0)
+            return CPS_ERR;
+        ev = p->last_ev = sc_add_event(p->g, f[0], len[0], t);
+        if ((ev & 0xffff) == 0)
+            progress_set(s->prog, ev);
+    }
+    if (f[3]) {
+        size_t row = (size_t)atol(f[3]);
+        if (row >= s->nrows)
+            return cps_error_set(err, "unexpected config row %zu", row);
+        if (len[4] > STITCH_MAX_VALUE_BYTES) {
+            s->too_long++;
+            return 0;
+        }
+        sc_add_identifier(p->g, ev, (uint32_t)s->rows[row].attr, f[4], len[4]);
+    }
+    return 0;
+}
+
+static int queue_row(void *arg, char **f, size_t *len, int n, cps_error *err)
+{
+    full_pass *p = arg;
+    (void)len, (void)n, (void)err;
+    if (p->nqueue == p->queue_cap) {
+        p->queue_cap = p->queue_cap ? p->queue_cap * 2 : 1024;
+        p->queue_ids = xrealloc(p->queue_ids, p->queue_cap * sizeof *p->queue_ids);
+        p->queue_xmins = xrealloc(p->queue_xmins, p->queue_cap * sizeof *p->queue_xmins);
+    }
+    p->queue_ids[p->nqueue] = xstrdup(f[0]);
+    p->queue_xmins[p->nqueue] = xstrdup(f[1]);
+    p->nqueue++;
+    return 0;
+}
+
+static void full_pass_free(full_pass *p)
+{
+    sc_free(p->g);
+    idtab_free(p->held_back);
+    for (size_t i = 0; i < p->nqueue; i++) {
+        free(p->queue_ids[i]);
+        free(p->queue_xmins[i]);
+    }
+    free(p->queue_ids);
+    free(p->queue_xmins);
+}
+
+/* Replace the whole stitching state with the graph's results. */
+static int write_full(stitcher *s, full_pass *p, cps_error *err)
+{
+    static const char *const truncate =
+        "TRUNCATE {ps}.matching, {ps}.identifiers, {ps}.entities, {ps}.entity_merges, "
+        "{ps}.failed_events";
+    if (db_exec(s->d, err, truncate, 0, NULL) < 0)
+        return CPS_ERR;
+    sc_graph *g = p->g;
+    char *sql = db_sql(s->d, "COPY {ps}.matching (customer_event_id, customer_entity_id) "
+                             "FROM STDIN");
+    db_copy *c = db_copy_in_begin(s->d, sql, err);
+    free(sql);
+    if (!c)
+        return CPS_ERR;
+    for (uint32_t ev = 0; ev < sc_event_count(g); ev++) {
+        copyin_str(c, sc_event_id(g, ev));
+        copyin_str(c, sc_event_result(g, ev));
+        copyin_end_row(c);
+    }
+    if (db_copy_in_end(c, NULL, err) < 0)
+        return CPS_ERR;
+    sql = db_sql(s->d, "COPY {ps}.identifiers (attribute_id, value, customer_entity_id) "
+                       "FROM STDIN");
+    c = db_copy_in_begin(s->d, sql, err);
+    free(sql);
+    if (!c)
+        return CPS_ERR;
+    for (uint32_t i = 0; i < sc_identifier_count(g); i++) {
+        size_t len;
+        const char *v = sc_identifier_value(g, i, &len);
+        copyin_str(c, s->attrs[sc_identifier_attr(g, i)]);
+        copyin_field(c, v, len);
+        copyin_str(c, sc_identifier_result(g, i));
+        copyin_end_row(c);
+    }
+    s->identifiers_new += sc_identifier_count(g);
+    if (db_copy_in_end(c, NULL, err) < 0)
+        return CPS_ERR;
+    sql = db_sql(s->d, "COPY {ps}.entities (id, first_event_time, first_event_id) FROM STDIN");
+    c = db_copy_in_begin(s->d, sql, err);
+    free(sql);
+    if (!c)
+        return CPS_ERR;
+    for (size_t k = 0; k < sc_entity_count(g); k++) {
+        sc_entity_info e;
+        sc_entity(g, k, &e);
+        copyin_str(c, e.id);
+        copyin_time(c, e.first_time);
+        copyin_str(c, e.first_id);
+        copyin_end_row(c);
+    }
+    s->entities_new += (int64_t)sc_entity_count(g);
+    if (db_copy_in_end(c, NULL, err) < 0)
+        return CPS_ERR;
+
+    /* Queue: consume what was read; events of broken expressions wait there. */
+    if (copy_rows(s->d, "cps_w_done", err, &c) < 0)
+        return CPS_ERR;
+    for (size_t i = 0; i < p->nqueue; i++) {
+        copyin_str(c, p->queue_ids[i]);
+        copyin_str(c, p->queue_xmins[i]);
+        copyin_end_row(c);
+    }
+    if (db_copy_in_end(c, NULL, err) < 0)
+        return CPS_ERR;
+    if (copy_rows(s->d, "cps_w_queue", err, &c) < 0)
+        return CPS_ERR;
+    for (uint32_t i = 0; i < idtab_count(p->held_back); i++) {
+        copyin_str(c, idtab_str(p->held_back, i));
+        copyin_end_row(c);
+    }
+    if (db_copy_in_end(c, NULL, err) < 0)
+        return CPS_ERR;
+
+    static const char *const statements[] = {
+        "ANALYZE {ps}.entities",
+        "DELETE FROM {attr}.customer_entities c "
+        "WHERE NOT EXISTS (SELECT 1 FROM {ps}.entities e WHERE e.id = c.id)",
+        "INSERT INTO {attr}.customer_entities AS c (id, created, modified, calculated) "
+        "SELECT id, now(), now(), NULL FROM {ps}.entities "
+        "ON CONFLICT (id) DO UPDATE SET modified = now()",
+        "DELETE FROM {ps}.customer_events_to_process q USING pg_temp.cps_w_done d "
+        "WHERE q.customer_event_id = d.id AND q.xmin = d.row_version::xid",
+        "INSERT INTO {ps}.customer_events_to_process (customer_event_id) "
+        "SELECT id FROM pg_temp.cps_w_queue ON CONFLICT DO NOTHING",
+        "DELETE FROM {ps}.state WHERE key = '" STATE_RESTITCH "'",
+    };
+    return exec_all(s->d, err, statements, sizeof statements / sizeof statements[0]);
+}
+
+/* An expression failed during the full pass: queue everything instead, so
+ * that the batches can find and set aside the failing events. */
+static int fall_back_to_batches(stitcher *s, cps_error *err)
+{
+    static const char *const statements[] = {
+        "TRUNCATE {ps}.matching, {ps}.identifiers, {ps}.entities, {ps}.entity_merges, "
+        "{ps}.failed_events",
+        "DELETE FROM {attr}.customer_entities",
+        "INSERT INTO {ps}.customer_events_to_process (customer_event_id) "
+        "SELECT id FROM {ce}.customer_events ON CONFLICT DO NOTHING",
+        "DELETE FROM {ps}.state WHERE key = '" STATE_RESTITCH "'",
+    };
+    int rc = db_begin(s->d, err);
+    if (rc == 0)
+        rc = exec_all(s->d, err, statements, sizeof statements / sizeof statements[0]);
+    if (rc == 0)
+        rc = db_commit(s->d, err);
+    if (rc < 0)
+        db_rollback(s->d);
+    return rc;
+}
+
+static int from_scratch(stitcher *s, cps_error *err)
+{
+    char *estimate = NULL;
+    int rc = db_query_value(s->d, err, &estimate, NULL,
+                            "SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class "
+                            "WHERE oid = '{ce}.customer_events'::regclass",
+                            0, NULL);
+    if (rc < 0)
+        return rc;
+    uint64_t expected = estimate ? strtoull(estimate, NULL, 10) : 0;
+    free(estimate);
+    log_info(STEP, "stitching every event from scratch");
+
+    full_pass p = {.s = s, .last_ev = IDTAB_NONE};
+    p.g = sc_new(expected > 1000 ? (size_t)expected : 1000);
+    p.held_back = idtab_new(64);
+    s->prog = progress_begin(STEP, "events read", expected);
+    double t0 = now_seconds();
+    rc = db_begin_read(s->d, err);
+    if (rc == 0) {
+        char *sql = db_sql(s->d, "COPY (SELECT customer_event_id, xmin::text "
+                                 "FROM {ps}.customer_events_to_process) TO STDOUT");
+        rc = db_copy_out(s->d, sql, queue_row, &p, NULL, err);
+        free(sql);
+    }
+    if (rc == 0) {
+        strbuf sql = STRBUF_INIT;
+        sql_expand_into(&sql, db_schemas(s->d),
+                        "COPY (SELECT customer_events.id, customer_events.event_time, "
+                        "g.cps_broken, x.c, x.v "
+                        "FROM {ce}.customer_events AS customer_events "
+                        "LEFT JOIN pg_temp.cps_grp g ON g.cps_event_id = customer_events.event_id "
+                        "LEFT JOIN LATERAL (");
+        sb_append(&sql, s->branches);
+        sb_append(&sql, ") AS x ON x.v <> '') TO STDOUT");
+        rc = db_copy_out(s->d, sb_str(&sql), full_row, &p, NULL, err);
+        sb_free(&sql);
+    }
+    db_rollback(s->d);
+    progress_end(s->prog);
+    s->prog = NULL;
+    if (rc < 0 && rc != CPS_EINTR && !fatal_sqlstate(err->sqlstate)) {
+        log_warn(STEP, "a stitching expression failed while reading every event (%s); "
+                       "queueing all events and continuing in batches to set the failing "
+                       "ones aside",
+                 err->msg);
+        full_pass_free(&p);
+        if ((rc = fall_back_to_batches(s, err)) < 0)
+            return rc;
+        return incremental(s, err);
+    }
+    if (rc < 0) {
+        full_pass_free(&p);
+        return rc;
+    }
+    double t1 = now_seconds();
+    sc_resolve(p.g);
+    double t2 = now_seconds();
+    log_info(STEP, "%u events, %u identifiers, %zu entities resolved in %.1f s (%.0f MB)",
+             sc_event_count(p.g), sc_identifier_count(p.g), sc_entity_count(p.g), t2 - t1,
+             (double)sc_bytes(p.g) / 1e6);
+    rc = db_begin(s->d, err);
+    if (rc == 0)
+        rc = write_full(s, &p, err);
+    if (rc == 0)
+        rc = db_commit(s->d, err);
+    if (rc < 0)
+        db_rollback(s->d);
+    double t3 = now_seconds();
+    if (rc == 0) {
+        s->events += sc_event_count(p.g);
+        s->batches++;
+        s->read_s += t1 - t0;
+        s->resolve_s += t2 - t1;
+        s->write_s += t3 - t2;
+        json_t *st = run_step_stats(s->ctx, "stitch");
+        json_object_set_new(st, "from_scratch", json_true());
+        json_object_set_new(st, "graph_bytes", json_integer((json_int_t)sc_bytes(p.g)));
+        if (idtab_count(p.held_back))
+            log_warn(STEP, "%u events of event types with a broken expression stay queued",
+                     idtab_count(p.held_back));
+    }
+    full_pass_free(&p);
+    /* Events queued while the full pass ran are stitched now. */
+    return rc == 0 ? incremental(s, err) : rc;
+}
+
+/* ---- the step ---------------------------------------------------------- */
+
+int stitch_step(run_ctx *ctx, cps_error *err)
+{
+    stitcher s = {.ctx = ctx, .d = ctx->d};
+    const cps_config *cfg = ctx->cfg;
+    s.batch_size = cfg->batch_size > 0 ? cfg->batch_size : DEFAULT_BATCH_EVENTS;
+    double t0 = now_seconds();
+    int rc = load_config(&s, err);
+    if (rc == 0)
+        rc = create_temp_tables(&s, err);
+    int restitch = 0;
+    if (rc == 0)
+        rc = schema_state_get(s.d, STATE_RESTITCH, &restitch, err);
+    if (rc == 0 && s.nrows == 0)
+        log_warn(STEP, "%s.stitching_attributes_config is empty: every event becomes an entity "
+                       "of its own",
+                 cfg->ps_schema);
+    if (rc == 0)
+        rc = restitch ? from_scratch(&s, err) : incremental(&s, err);
+    progress_end(s.prog);
+    double secs = now_seconds() - t0;
+
+    json_t *st = run_step_stats(ctx, "stitch");
+    json_object_set_new(st, "events", json_integer(s.events));
+    json_object_set_new(st, "batches", json_integer(s.batches));
+    json_object_set_new(st, "identifiers_new", json_integer(s.identifiers_new));
+    json_object_set_new(st, "entities_new", json_integer(s.entities_new));
+    json_object_set_new(st, "merges", json_integer(s.merges));
+    json_object_set_new(st, "failed_events", json_integer(s.failed));
+    json_object_set_new(st, "values_too_long", json_integer(s.too_long));
+    json_object_set_new(st, "read_seconds", json_real(s.read_s));
+    json_object_set_new(st, "resolve_seconds", json_real(s.resolve_s));
+    json_object_set_new(st, "write_seconds", json_real(s.write_s));
+    if (s.too_long)
+        log_warn(STEP, "%lld identifier values longer than %d bytes were ignored",
+                 (long long)s.too_long, STITCH_MAX_VALUE_BYTES);
+    if (s.failed)
+        run_problem(ctx, STEP,
+                    "%lld events set aside in %s.failed_events (a stitching expression fails on "
+                    "them); delete their rows there to queue them again",
+                    (long long)s.failed, cfg->ps_schema);
+    if (rc == 0 && s.events)
+        log_info(STEP, "%lld events stitched in %.1f s (%.0f events/s): %lld new entities, "
+                       "%lld merges, %lld new identifiers",
+                 (long long)s.events, secs, (double)s.events / (secs > 0 ? secs : 1),
+                 (long long)s.entities_new, (long long)s.merges, (long long)s.identifiers_new);
+    free_config(&s);
+    return rc;
+}

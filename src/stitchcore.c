@@ -1,0 +1,339 @@
+/*
+ * stitchcore — union-find over a batch's events, identifiers and known
+ * entities, then survivors and new ids per component (see stitchcore.h).
+ *
+ * Every event, identifier and known entity is a node of one union-find.
+ * Resolution walks events and entities once, mapping each root to a
+ * component record that collects the earliest event and the best survivor.
+ */
+#include "stitchcore.h"
+
+#include "arena.h"
+#include "idtab.h"
+#include "md5.h"
+#include "uf.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct known {
+    int64_t first_time;
+    const char *first_id; /* in the graph's arena */
+    uint32_t node;
+} known;
+
+typedef struct component {
+    uint32_t min_event;  /* earliest batch event, or IDTAB_NONE */
+    uint32_t survivor;   /* best known entity, or IDTAB_NONE */
+    const char *id;      /* the entity id chosen */
+    int64_t first_time;  /* the entity's earliest event after the batch */
+    const char *first_id;
+} component;
+
+struct sc_graph {
+    uf *sets;
+    idtab *events;       /* batch events by id */
+    int64_t *ev_time;
+    uint32_t *ev_node;
+    size_t ev_cap;
+    idtab *idents;       /* identifiers by (attr, value) */
+    uint32_t *id_node;
+    uint8_t *id_known;
+    size_t id_cap;
+    idtab *entities;     /* known entities by id */
+    known *ent;
+    size_t ent_cap;
+    arena *strings;      /* first-event ids and new entity ids */
+    /* results */
+    uint32_t *ev_comp;
+    uint32_t *id_comp;
+    component *comps;
+    size_t ncomps;
+    struct merge {
+        uint32_t entity, comp;
+    } *merged; /* known entities merged away, and the component that absorbed them */
+    size_t nmerged;
+};
+
+sc_graph *sc_new(size_t expected_events)
+{
+    sc_graph *g = xcalloc(1, sizeof *g);
+    g->sets = uf_new(expected_events * 3);
+    g->events = idtab_new(expected_events);
+    g->idents = idtab_new(expected_events * 2);
+    g->entities = idtab_new(64);
+    g->strings = arena_new();
+    return g;
+}
+
+void sc_free(sc_graph *g)
+{
+    if (!g)
+        return;
+    uf_free(g->sets);
+    idtab_free(g->events);
+    idtab_free(g->idents);
+    idtab_free(g->entities);
+    arena_free(g->strings);
+    free(g->ev_time);
+    free(g->ev_node);
+    free(g->id_node);
+    free(g->id_known);
+    free(g->ent);
+    free(g->ev_comp);
+    free(g->id_comp);
+    free(g->comps);
+    free(g->merged);
+    free(g);
+}
+
+uint32_t sc_add_event(sc_graph *g, const char *id, size_t len, int64_t time)
+{
+    bool added;
+    uint32_t ev = idtab_intern(g->events, 0, id, len, &added);
+    if (added) {
+        if (ev >= g->ev_cap) {
+            size_t cap = g->ev_cap;
+            xgrow((void **)&g->ev_time, &cap, ev + 1, sizeof *g->ev_time);
+            cap = g->ev_cap;
+            xgrow((void **)&g->ev_node, &cap, ev + 1, sizeof *g->ev_node);
+            g->ev_cap = cap;
+        }
+        g->ev_time[ev] = time;
+        g->ev_node[ev] = uf_add(g->sets);
+    }
+    return ev;
+}
+
+/* The node of a known entity, added on first sight. */
+static uint32_t entity_node(sc_graph *g, const char *entity, int64_t first_time,
+                            const char *first_id)
+{
+    bool added;
+    uint32_t e = idtab_intern(g->entities, 0, entity, strlen(entity), &added);
+    if (added) {
+        xgrow((void **)&g->ent, &g->ent_cap, e + 1, sizeof *g->ent);
+        g->ent[e].first_time = first_time;
+        g->ent[e].first_id = arena_strndup(g->strings, first_id ? first_id : "",
+                                           first_id ? strlen(first_id) : 0);
+        g->ent[e].node = uf_add(g->sets);
+    }
+    return g->ent[e].node;
+}
+
+void sc_event_entity(sc_graph *g, uint32_t ev, const char *entity, int64_t first_time,
+                     const char *first_id)
+{
+    uf_union(g->sets, g->ev_node[ev], entity_node(g, entity, first_time, first_id));
+}
+
+uint32_t sc_add_identifier(sc_graph *g, uint32_t ev, uint32_t attr, const char *value, size_t len)
+{
+    bool added;
+    uint32_t i = idtab_intern(g->idents, attr, value, len, &added);
+    if (added) {
+        if (i >= g->id_cap) {
+            size_t cap = g->id_cap;
+            xgrow((void **)&g->id_node, &cap, i + 1, sizeof *g->id_node);
+            cap = g->id_cap;
+            xgrow((void **)&g->id_known, &cap, i + 1, sizeof *g->id_known);
+            g->id_cap = cap;
+        }
+        g->id_node[i] = uf_add(g->sets);
+        g->id_known[i] = 0;
+    }
+    uf_union(g->sets, g->ev_node[ev], g->id_node[i]);
+    return i;
+}
+
+void sc_identifier_entity(sc_graph *g, uint32_t ident, const char *entity, int64_t first_time,
+                          const char *first_id)
+{
+    g->id_known[ident] = 1;
+    uf_union(g->sets, g->id_node[ident], entity_node(g, entity, first_time, first_id));
+}
+
+/* Order of earliest events: by time (NULL last), then id bytes. */
+static int key_cmp(int64_t t1, const char *id1, size_t len1, int64_t t2, const char *id2,
+                   size_t len2)
+{
+    if (t1 != t2)
+        return t1 < t2 ? -1 : 1;
+    size_t n = len1 < len2 ? len1 : len2;
+    int c = memcmp(id1, id2, n);
+    if (c)
+        return c;
+    return len1 < len2 ? -1 : len1 > len2;
+}
+
+/* The component of a node's root, created on first sight. */
+static uint32_t component_of(sc_graph *g, uint32_t *comp_of, size_t *cap, uint32_t node)
+{
+    uint32_t r = uf_find(g->sets, node);
+    if (comp_of[r] == UINT32_MAX) {
+        xgrow((void **)&g->comps, cap, g->ncomps + 1, sizeof *g->comps);
+        g->comps[g->ncomps] = (component){IDTAB_NONE, IDTAB_NONE, NULL, 0, NULL};
+        comp_of[r] = (uint32_t)g->ncomps++;
+    }
+    return comp_of[r];
+}
+
+static int event_cmp(const sc_graph *g, uint32_t a, uint32_t b)
+{
+    return key_cmp(g->ev_time[a], idtab_str(g->events, a), idtab_len(g->events, a),
+                   g->ev_time[b], idtab_str(g->events, b), idtab_len(g->events, b));
+}
+
+static int entity_cmp(const sc_graph *g, uint32_t a, uint32_t b)
+{
+    const known *x = &g->ent[a], *y = &g->ent[b];
+    return key_cmp(x->first_time, x->first_id, strlen(x->first_id), y->first_time, y->first_id,
+                   strlen(y->first_id));
+}
+
+/* Choose each component's id and earliest event. */
+static void name_component(sc_graph *g, component *k)
+{
+    uint32_t m = k->min_event;
+    if (k->survivor == IDTAB_NONE) {
+        char hex[33];
+        md5_hex(idtab_str(g->events, m), idtab_len(g->events, m), hex);
+        k->id = arena_strndup(g->strings, hex, 32);
+        k->first_time = g->ev_time[m];
+        k->first_id = idtab_str(g->events, m);
+        return;
+    }
+    const known *s = &g->ent[k->survivor];
+    k->id = idtab_str(g->entities, k->survivor);
+    k->first_time = s->first_time;
+    k->first_id = s->first_id;
+    /* A late event earlier than the entity's first becomes its first; the id stays. */
+    if (m != IDTAB_NONE &&
+        (!*s->first_id || key_cmp(g->ev_time[m], idtab_str(g->events, m),
+                                  idtab_len(g->events, m), s->first_time, s->first_id,
+                                  strlen(s->first_id)) < 0)) {
+        k->first_time = g->ev_time[m];
+        k->first_id = idtab_str(g->events, m);
+    }
+}
+
+void sc_resolve(sc_graph *g)
+{
+    uint32_t nodes = uf_count(g->sets);
+    uint32_t *comp_of = xmalloc(((size_t)nodes + 1) * sizeof *comp_of);
+    memset(comp_of, 0xff, ((size_t)nodes + 1) * sizeof *comp_of);
+    size_t comps_cap = 0;
+
+    uint32_t nev = idtab_count(g->events);
+    g->ev_comp = xmalloc(((size_t)nev + 1) * sizeof *g->ev_comp);
+    for (uint32_t ev = 0; ev < nev; ev++) {
+        uint32_t c = component_of(g, comp_of, &comps_cap, g->ev_node[ev]);
+        g->ev_comp[ev] = c;
+        if (g->comps[c].min_event == IDTAB_NONE || event_cmp(g, ev, g->comps[c].min_event) < 0)
+            g->comps[c].min_event = ev;
+    }
+    uint32_t nent = idtab_count(g->entities);
+    uint32_t *ent_comp = xmalloc(((size_t)nent + 1) * sizeof *ent_comp);
+    for (uint32_t e = 0; e < nent; e++) {
+        uint32_t c = component_of(g, comp_of, &comps_cap, g->ent[e].node);
+        ent_comp[e] = c;
+        if (g->comps[c].survivor == IDTAB_NONE || entity_cmp(g, e, g->comps[c].survivor) < 0)
+            g->comps[c].survivor = e;
+    }
+    uint32_t nid = idtab_count(g->idents);
+    g->id_comp = xmalloc(((size_t)nid + 1) * sizeof *g->id_comp);
+    for (uint32_t i = 0; i < nid; i++)
+        g->id_comp[i] = component_of(g, comp_of, &comps_cap, g->id_node[i]);
+    free(comp_of);
+
+    for (size_t c = 0; c < g->ncomps; c++)
+        name_component(g, &g->comps[c]);
+
+    /* Known entities that are not their component's survivor are merged away. */
+    size_t merged_cap = 0;
+    for (uint32_t e = 0; e < nent; e++) {
+        if (g->comps[ent_comp[e]].survivor == e)
+            continue;
+        xgrow((void **)&g->merged, &merged_cap, g->nmerged + 1, sizeof *g->merged);
+        g->merged[g->nmerged].entity = e;
+        g->merged[g->nmerged].comp = ent_comp[e];
+        g->nmerged++;
+    }
+    free(ent_comp);
+}
+
+uint32_t sc_event_count(const sc_graph *g)
+{
+    return idtab_count(g->events);
+}
+
+const char *sc_event_id(const sc_graph *g, uint32_t ev)
+{
+    return idtab_str(g->events, ev);
+}
+
+const char *sc_event_result(const sc_graph *g, uint32_t ev)
+{
+    return g->comps[g->ev_comp[ev]].id;
+}
+
+uint32_t sc_identifier_count(const sc_graph *g)
+{
+    return idtab_count(g->idents);
+}
+
+uint32_t sc_identifier_attr(const sc_graph *g, uint32_t ident)
+{
+    return idtab_tag(g->idents, ident);
+}
+
+const char *sc_identifier_value(const sc_graph *g, uint32_t ident, size_t *len)
+{
+    if (len)
+        *len = idtab_len(g->idents, ident);
+    return idtab_str(g->idents, ident);
+}
+
+bool sc_identifier_is_new(const sc_graph *g, uint32_t ident)
+{
+    return !g->id_known[ident];
+}
+
+const char *sc_identifier_result(const sc_graph *g, uint32_t ident)
+{
+    return g->comps[g->id_comp[ident]].id;
+}
+
+size_t sc_merge_count(const sc_graph *g)
+{
+    return g->nmerged;
+}
+
+void sc_merge(const sc_graph *g, size_t k, const char **merged_id, const char **into_id)
+{
+    *merged_id = idtab_str(g->entities, g->merged[k].entity);
+    *into_id = g->comps[g->merged[k].comp].id;
+}
+
+size_t sc_entity_count(const sc_graph *g)
+{
+    return g->ncomps;
+}
+
+void sc_entity(const sc_graph *g, size_t k, sc_entity_info *out)
+{
+    const component *c = &g->comps[k];
+    out->id = c->id;
+    out->first_time = c->first_time;
+    out->first_id = c->first_id;
+    out->is_new = c->survivor == IDTAB_NONE;
+}
+
+size_t sc_bytes(const sc_graph *g)
+{
+    return uf_bytes(g->sets) + idtab_bytes(g->events) + idtab_bytes(g->idents) +
+           idtab_bytes(g->entities) + arena_bytes(g->strings) +
+           g->ev_cap * (sizeof(int64_t) + sizeof(uint32_t) * 2) +
+           g->id_cap * (sizeof(uint32_t) * 2 + 1) + g->ncomps * sizeof(component);
+}
