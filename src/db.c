@@ -258,6 +258,9 @@ int db_connect(db **out, const cps_config *cfg, cps_error *err)
                              "pg_catalog.set_config('IntervalStyle', 'postgres', false), "
                              "pg_catalog.set_config('extra_float_digits', '1', false), "
                              "pg_catalog.set_config('bytea_output', 'hex', false), "
+                             /* a killed CPS's statement stops soon, freeing the lock */
+                             "pg_catalog.set_config('client_connection_check_interval', "
+                             "'1000', false), "
                              /* CPS's own deletes are not "someone removed entities" */
                              "pg_catalog.set_config('cps.internal', 'on', false)",
                              1, params);

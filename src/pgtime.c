@@ -136,9 +136,9 @@ int pgtime_format(int64_t t, char out[40])
     civil_from_days(days, &y, &m, &d);
     int64_t secs = rem / 1000000, usec = rem % 1000000;
     int bc = y <= 0;
-    int n = snprintf(out, 40, "%04lld-%02d-%02d %02lld:%02lld:%02lld", (long long)(bc ? 1 - y : y),
-                     m, d, (long long)(secs / 3600), (long long)(secs / 60 % 60),
-                     (long long)(secs % 60));
+    int n =
+        snprintf(out, 40, "%04lld-%02d-%02d %02lld:%02lld:%02lld", (long long)(bc ? 1 - y : y), m,
+                 d, (long long)(secs / 3600), (long long)(secs / 60 % 60), (long long)(secs % 60));
     if (usec) {
         char frac[8];
         snprintf(frac, sizeof frac, ".%06lld", (long long)usec);

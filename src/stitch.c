@@ -408,10 +408,10 @@ static int apply_batch(stitcher *s, cps_error *err)
 typedef struct batch {
     stitcher *s;
     sc_graph *g;
-    int n;            /* events in the batch (k = 1..n) */
-    char **id_of;     /* k -> event id */
-    char **xmin_of;   /* k -> queue row version */
-    bool *poison;     /* k -> set aside */
+    int n;          /* events in the batch (k = 1..n) */
+    char **id_of;   /* k -> event id */
+    char **xmin_of; /* k -> queue row version */
+    bool *poison;   /* k -> set aside */
     aside *asides;
     size_t naside;
     cps_error *err;
@@ -517,8 +517,9 @@ static int diagnose_poison(batch *b, int k, const cps_error *first, cps_error *e
     }
     b->poison[k] = true;
     add_aside(b, id, row, message);
-    log_warn(STEP, "event \"%s\" set aside: the stitching expression for attribute \"%s\" fails "
-                   "on it: %s",
+    log_warn(STEP,
+             "event \"%s\" set aside: the stitching expression for attribute \"%s\" fails "
+             "on it: %s",
              id, row >= 0 ? s->rows[row].attribute_id : "?", message);
     free(id);
     free(event_id);
@@ -610,17 +611,17 @@ static int read_batch(stitcher *s, batch *b, cps_error *err)
     char limit[24];
     snprintf(limit, sizeof limit, "%ld", s->batch_size);
     const char *params[] = {limit};
-    int64_t n = db_exec(
-        s->d, err,
-        "INSERT INTO pg_temp.cps_batch (cps_k, cps_id, cps_xmin) "
-        "SELECT row_number() OVER (), s.id, s.xmin FROM ("
-        "SELECT q.customer_event_id AS id, q.xmin::text AS xmin "
-        "FROM {ps}.customer_events_to_process q "
-        "LEFT JOIN {ce}.customer_events e ON e.id = q.customer_event_id "
-        "WHERE NOT EXISTS (SELECT 1 FROM pg_temp.cps_grp g "
-        "WHERE g.cps_event_id = e.event_id AND g.cps_broken) "
-        "ORDER BY e.event_time, q.customer_event_id COLLATE \"C\" LIMIT $1::bigint) s",
-        1, params);
+    int64_t n =
+        db_exec(s->d, err,
+                "INSERT INTO pg_temp.cps_batch (cps_k, cps_id, cps_xmin) "
+                "SELECT row_number() OVER (), s.id, s.xmin FROM ("
+                "SELECT q.customer_event_id AS id, q.xmin::text AS xmin "
+                "FROM {ps}.customer_events_to_process q "
+                "LEFT JOIN {ce}.customer_events e ON e.id = q.customer_event_id "
+                "WHERE NOT EXISTS (SELECT 1 FROM pg_temp.cps_grp g "
+                "WHERE g.cps_event_id = e.event_id AND g.cps_broken) "
+                "ORDER BY e.event_time, q.customer_event_id COLLATE \"C\" LIMIT $1::bigint) s",
+                1, params);
     if (n <= 0)
         return (int)n;
     b->n = (int)n;
@@ -635,24 +636,23 @@ static int read_batch(stitcher *s, batch *b, cps_error *err)
         return rc;
     if (db_exec(s->d, err, "ANALYZE pg_temp.cps_vals", 0, NULL) < 0)
         return CPS_ERR;
-    char *sql = db_sql(s->d,
-                       "COPY (SELECT b.cps_k, b.cps_id, e.event_time, b.cps_xmin, e.id IS NOT NULL, "
-                       "m.customer_entity_id, en.first_event_time, en.first_event_id "
-                       "FROM pg_temp.cps_batch b "
-                       "LEFT JOIN {ce}.customer_events e ON e.id = b.cps_id "
-                       "LEFT JOIN {ps}.matching m ON m.customer_event_id = b.cps_id "
-                       "LEFT JOIN {ps}.entities en ON en.id = m.customer_entity_id) TO STDOUT");
+    char *sql =
+        db_sql(s->d, "COPY (SELECT b.cps_k, b.cps_id, e.event_time, b.cps_xmin, e.id IS NOT NULL, "
+                     "m.customer_entity_id, en.first_event_time, en.first_event_id "
+                     "FROM pg_temp.cps_batch b "
+                     "LEFT JOIN {ce}.customer_events e ON e.id = b.cps_id "
+                     "LEFT JOIN {ps}.matching m ON m.customer_event_id = b.cps_id "
+                     "LEFT JOIN {ps}.entities en ON en.id = m.customer_entity_id) TO STDOUT");
     rc = db_copy_out(s->d, sql, batch_event_row, b, NULL, err);
     free(sql);
     if (rc < 0)
         return rc;
-    sql = db_sql(s->d,
-                 "COPY (SELECT v.cps_k, v.c, v.v, i.customer_entity_id, en.first_event_time, "
-                 "en.first_event_id FROM pg_temp.cps_vals v "
-                 "JOIN pg_temp.cps_cfg c ON c.n = v.c "
-                 "LEFT JOIN {ps}.identifiers i ON i.attribute_id = c.attribute_id "
-                 "AND i.value = v.v "
-                 "LEFT JOIN {ps}.entities en ON en.id = i.customer_entity_id) TO STDOUT");
+    sql = db_sql(s->d, "COPY (SELECT v.cps_k, v.c, v.v, i.customer_entity_id, en.first_event_time, "
+                       "en.first_event_id FROM pg_temp.cps_vals v "
+                       "JOIN pg_temp.cps_cfg c ON c.n = v.c "
+                       "LEFT JOIN {ps}.identifiers i ON i.attribute_id = c.attribute_id "
+                       "AND i.value = v.v "
+                       "LEFT JOIN {ps}.entities en ON en.id = i.customer_entity_id) TO STDOUT");
     rc = db_copy_out(s->d, sql, batch_value_row, b, NULL, err);
     free(sql);
     return rc;
@@ -739,9 +739,9 @@ static int incremental(stitcher *s, cps_error *err)
 typedef struct full_pass {
     stitcher *s;
     sc_graph *g;
-    idtab *held_back;     /* events of broken groups: they go (back) to the queue */
-    uint32_t last_ev;     /* rows of one event arrive together */
-    char **queue_ids;     /* queue rows seen, to consume */
+    idtab *held_back; /* events of broken groups: they go (back) to the queue */
+    uint32_t last_ev; /* rows of one event arrive together */
+    char **queue_ids; /* queue rows seen, to consume */
     char **queue_xmins;
     size_t nqueue, queue_cap;
 } full_pass;
@@ -959,9 +959,10 @@ static int from_scratch(stitcher *s, cps_error *err)
     progress_end(s->prog);
     s->prog = NULL;
     if (rc < 0 && rc != CPS_EINTR && !fatal_sqlstate(err->sqlstate)) {
-        log_warn(STEP, "a stitching expression failed while reading every event (%s); "
-                       "queueing all events and continuing in batches to set the failing "
-                       "ones aside",
+        log_warn(STEP,
+                 "a stitching expression failed while reading every event (%s); "
+                 "queueing all events and continuing in batches to set the failing "
+                 "ones aside",
                  err->msg);
         full_pass_free(&p);
         if ((rc = fall_back_to_batches(s, err)) < 0)
@@ -1019,8 +1020,9 @@ int stitch_step(run_ctx *ctx, cps_error *err)
     if (rc == 0)
         rc = schema_state_get(s.d, STATE_RESTITCH, &restitch, err);
     if (rc == 0 && s.nrows == 0)
-        log_warn(STEP, "%s.stitching_attributes_config is empty: every event becomes an entity "
-                       "of its own",
+        log_warn(STEP,
+                 "%s.stitching_attributes_config is empty: every event becomes an entity "
+                 "of its own",
                  cfg->ps_schema);
     if (rc == 0)
         rc = restitch ? from_scratch(&s, err) : incremental(&s, err);
@@ -1047,8 +1049,9 @@ int stitch_step(run_ctx *ctx, cps_error *err)
                     "them); delete their rows there to queue them again",
                     (long long)s.failed, cfg->ps_schema);
     if (rc == 0 && s.events)
-        log_info(STEP, "%lld events stitched in %.1f s (%.0f events/s): %lld new entities, "
-                       "%lld merges, %lld new identifiers",
+        log_info(STEP,
+                 "%lld events stitched in %.1f s (%.0f events/s): %lld new entities, "
+                 "%lld merges, %lld new identifiers",
                  (long long)s.events, secs, (double)s.events / (secs > 0 ? secs : 1),
                  (long long)s.entities_new, (long long)s.merges, (long long)s.identifiers_new);
     free_config(&s);

@@ -24,27 +24,27 @@ typedef struct known {
 } known;
 
 typedef struct component {
-    uint32_t min_event;  /* earliest batch event, or IDTAB_NONE */
-    uint32_t survivor;   /* best known entity, or IDTAB_NONE */
-    const char *id;      /* the entity id chosen */
-    int64_t first_time;  /* the entity's earliest event after the batch */
+    uint32_t min_event; /* earliest batch event, or IDTAB_NONE */
+    uint32_t survivor;  /* best known entity, or IDTAB_NONE */
+    const char *id;     /* the entity id chosen */
+    int64_t first_time; /* the entity's earliest event after the batch */
     const char *first_id;
 } component;
 
 struct sc_graph {
     uf *sets;
-    idtab *events;       /* batch events by id */
+    idtab *events; /* batch events by id */
     int64_t *ev_time;
     uint32_t *ev_node;
     size_t ev_cap;
-    idtab *idents;       /* identifiers by (attr, value) */
+    idtab *idents; /* identifiers by (attr, value) */
     uint32_t *id_node;
     uint8_t *id_known;
     size_t id_cap;
-    idtab *entities;     /* known entities by id */
+    idtab *entities; /* known entities by id */
     known *ent;
     size_t ent_cap;
-    arena *strings;      /* first-event ids and new entity ids */
+    arena *strings; /* first-event ids and new entity ids */
     /* results */
     uint32_t *ev_comp;
     uint32_t *id_comp;
@@ -52,7 +52,7 @@ struct sc_graph {
     size_t ncomps;
     struct merge {
         uint32_t entity, comp;
-    } *merged; /* known entities merged away, and the component that absorbed them */
+    } * merged; /* known entities merged away, and the component that absorbed them */
     size_t nmerged;
 };
 
@@ -115,8 +115,8 @@ static uint32_t entity_node(sc_graph *g, const char *entity, int64_t first_time,
     if (added) {
         xgrow((void **)&g->ent, &g->ent_cap, e + 1, sizeof *g->ent);
         g->ent[e].first_time = first_time;
-        g->ent[e].first_id = arena_strndup(g->strings, first_id ? first_id : "",
-                                           first_id ? strlen(first_id) : 0);
+        g->ent[e].first_id =
+            arena_strndup(g->strings, first_id ? first_id : "", first_id ? strlen(first_id) : 0);
         g->ent[e].node = uf_add(g->sets);
     }
     return g->ent[e].node;
@@ -181,8 +181,8 @@ static uint32_t component_of(sc_graph *g, uint32_t *comp_of, size_t *cap, uint32
 
 static int event_cmp(const sc_graph *g, uint32_t a, uint32_t b)
 {
-    return key_cmp(g->ev_time[a], idtab_str(g->events, a), idtab_len(g->events, a),
-                   g->ev_time[b], idtab_str(g->events, b), idtab_len(g->events, b));
+    return key_cmp(g->ev_time[a], idtab_str(g->events, a), idtab_len(g->events, a), g->ev_time[b],
+                   idtab_str(g->events, b), idtab_len(g->events, b));
 }
 
 static int entity_cmp(const sc_graph *g, uint32_t a, uint32_t b)
@@ -210,9 +210,8 @@ static void name_component(sc_graph *g, component *k)
     k->first_id = s->first_id;
     /* A late event earlier than the entity's first becomes its first; the id stays. */
     if (m != IDTAB_NONE &&
-        (!*s->first_id || key_cmp(g->ev_time[m], idtab_str(g->events, m),
-                                  idtab_len(g->events, m), s->first_time, s->first_id,
-                                  strlen(s->first_id)) < 0)) {
+        (!*s->first_id || key_cmp(g->ev_time[m], idtab_str(g->events, m), idtab_len(g->events, m),
+                                  s->first_time, s->first_id, strlen(s->first_id)) < 0)) {
         k->first_time = g->ev_time[m];
         k->first_id = idtab_str(g->events, m);
     }

@@ -33,8 +33,7 @@ uint32_t sc_add_event(sc_graph *g, const char *id, size_t len, int64_t time);
 void sc_event_entity(sc_graph *g, uint32_t ev, const char *entity, int64_t first_time,
                      const char *first_id);
 /* Event ev carries identifier (attr, value); returns the identifier's index. */
-uint32_t sc_add_identifier(sc_graph *g, uint32_t ev, uint32_t attr, const char *value,
-                           size_t len);
+uint32_t sc_add_identifier(sc_graph *g, uint32_t ev, uint32_t attr, const char *value, size_t len);
 /* The identifier is already known to belong to an entity. */
 void sc_identifier_entity(sc_graph *g, uint32_t ident, const char *entity, int64_t first_time,
                           const char *first_id);

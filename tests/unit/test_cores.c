@@ -72,9 +72,12 @@ static void pgtime_round_trips(void **state)
     assert_true(parse("0001-01-01 00:00:00 BC") < parse("0001-01-01 00:00:00"));
     assert_true(parse("0044-03-15 12:00:00 BC") < parse("0001-01-01 00:00:00 BC"));
     assert_true(parse("1969-07-20 20:17:40") < parse("2024-02-29 23:59:59.999999"));
-    static const char *texts[] = {"2024-02-29 23:59:59.999999", "1970-01-01 00:00:00",
-                                  "0044-03-15 12:00:00 BC",     "12345-06-07 08:09:10.5",
-                                  "1900-03-01 00:00:00.000001", "infinity",
+    static const char *texts[] = {"2024-02-29 23:59:59.999999",
+                                  "1970-01-01 00:00:00",
+                                  "0044-03-15 12:00:00 BC",
+                                  "12345-06-07 08:09:10.5",
+                                  "1900-03-01 00:00:00.000001",
+                                  "infinity",
                                   "-infinity"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         char out[40];

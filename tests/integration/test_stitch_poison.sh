@@ -1,0 +1,88 @@
+# Poison events never block the queue (SPEC §3): an expression failing on some
+# payloads sets exactly those events aside; one that fails to compile leaves
+# its events queued, is reported, and the run exits 1; nothing is half-applied.
+source "$(dirname "$0")/lib.sh"
+
+setup() {
+  expect_status 0 cps init
+  sql <<'SQL'
+INSERT INTO public.attributes (id) VALUES ('num'), ('cookie'), ('email');
+INSERT INTO public.events (id) VALUES ('web'), ('crm');
+INSERT INTO cdp_ps.stitching_attributes_config VALUES
+  ('num', 'web', '((payload->>''n'')::int)::text'),
+  ('cookie', 'web', 'payload->>''cookie'''),
+  ('email', 'crm', 'lower(payload->>''email'')');
+SQL
+}
+load() { # 10k web events; three carry a non-numeric n
+  sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload)
+       SELECT 'w' || i, 'web', timestamp '2024-01-01' + i * interval '1 second',
+              jsonb_build_object('n', CASE WHEN i IN (17, 4242, 9999) THEN 'bad-' || i ELSE (i % 500)::text END,
+                                 'cookie', 'c' || (i % 3000))
+       FROM generate_series(1, 10000) i"
+}
+check_poison() {
+  assert_eq "w17,w4242,w9999" "$(sql "SELECT string_agg(customer_event_id, ',' ORDER BY customer_event_id)
+                                      FROM cdp_ps.failed_events")" "exactly the 3 failing events set aside"
+  assert_eq "num web" "$(sql "SELECT DISTINCT attribute_id || ' ' || event_id FROM cdp_ps.failed_events")" "config row named"
+  assert_contains "$(sql "SELECT error FROM cdp_ps.failed_events WHERE customer_event_id = 'w17'")" \
+    'invalid input syntax for type integer: "bad-17"'
+  assert_eq 9997 "$(sql "SELECT count(*) FROM cdp_ps.matching")" "the others stitched"
+  assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.customer_events_to_process")" "queue empty"
+}
+
+# Incremental batches (the queue already holds the events).
+newdb incremental
+setup
+sql "DELETE FROM cdp_ps.state"
+load
+expect_status 1 cps stitch
+assert_contains "$OUT" "3 events set aside"
+check_poison
+
+# Fixing the expression and deleting the rows puts the events back in the queue.
+sql "UPDATE cdp_ps.stitching_attributes_config SET value_expression = 'payload->>''n''' WHERE attribute_id = 'num'"
+sql "DELETE FROM cdp_ps.failed_events WHERE customer_event_id IN ('w17', 'w4242')"
+assert_eq 2 "$(sql "SELECT count(*) FROM cdp_ps.customer_events_to_process")" "deleted rows requeued"
+expect_status 0 cps stitch
+assert_eq 9999 "$(sql "SELECT count(*) FROM cdp_ps.matching")"
+sql "TRUNCATE cdp_ps.failed_events"
+assert_eq 1 "$(sql "SELECT count(*) FROM cdp_ps.customer_events_to_process")" "truncate requeues too"
+
+# From scratch: the full pass hits the bad payloads and falls back to batches.
+newdb scratch
+setup
+load
+expect_status 1 cps stitch
+assert_contains "$OUT" "continuing in batches"
+check_poison
+
+# An expression that does not compile: its events stay queued, others go on.
+newdb broken
+setup
+sql "DELETE FROM cdp_ps.state"
+sql "UPDATE cdp_ps.stitching_attributes_config SET value_expression = 'payload->>>''cookie''' WHERE attribute_id = 'cookie'"
+sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload)
+     VALUES ('w1', 'web', '2024-01-01', '{\"n\": \"1\"}'), ('c1', 'crm', '2024-01-02', '{\"email\": \"x@y\"}')"
+expect_status 1 cps stitch
+assert_contains "$OUT" 'attribute "cookie" of event "web" does not work'
+assert_contains "$OUT" "stay queued"
+assert_eq c1 "$(sql "SELECT string_agg(customer_event_id, ',') FROM cdp_ps.matching")" "crm stitched"
+assert_eq w1 "$(sql "SELECT string_agg(customer_event_id, ',') FROM cdp_ps.customer_events_to_process")" "web queued"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.failed_events")" "nothing set aside"
+# The run record says what went wrong.
+assert_eq errors "$(sql "SELECT status FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")"
+sql "UPDATE cdp_ps.stitching_attributes_config SET value_expression = 'payload->>''cookie''' WHERE attribute_id = 'cookie'"
+expect_status 0 cps stitch
+assert_eq 2 "$(sql "SELECT count(*) FROM cdp_ps.matching")" "stitched once fixed"
+
+# The same from scratch: broken events end up queued, not lost.
+newdb broken_scratch
+setup
+sql "UPDATE cdp_ps.stitching_attributes_config SET value_expression = 'no_such_function(payload)' WHERE attribute_id = 'email'"
+load
+sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload) VALUES ('c1', 'crm', '2024-01-02', '{}')"
+expect_status 1 cps stitch
+assert_eq c1 "$(sql "SELECT string_agg(customer_event_id, ',') FROM cdp_ps.customer_events_to_process")" "crm queued"
+assert_eq 3 "$(sql "SELECT count(*) FROM cdp_ps.failed_events")"
+pass

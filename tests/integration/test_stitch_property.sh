@@ -1,0 +1,110 @@
+# Property: on random graphs the entities are exactly the connected components
+# (computed independently in SQL), ids come from each component's earliest
+# event, and stitching in one run, in small batches, in many event_time-ordered
+# runs, or again from scratch gives the same matching, row for row.
+source "$(dirname "$0")/lib.sh"
+N=${N:-2500}
+
+setup() {
+  sql <<'SQL'
+INSERT INTO public.attributes (id) VALUES ('a'), ('b');
+INSERT INTO public.events (id) VALUES ('ev');
+INSERT INTO cdp_ps.stitching_attributes_config VALUES
+  ('a', 'ev', 'payload->>''a'''),
+  ('b', 'ev', 'jsonb_array_elements_text(payload->''b'')');
+SQL
+}
+
+# Deterministic random events: identifiers from small pools so components form.
+make_events() {
+  sql "CREATE TABLE public.src AS
+       SELECT 'e' || i AS id, timestamp '2024-01-01' + ((i * 7919) % 600) * interval '1 minute' AS t,
+              jsonb_strip_nulls(jsonb_build_object(
+                'a', CASE WHEN h % 10 < 6 THEN 'x' || (h / 10) % ($N / 3) WHEN h % 10 = 6 THEN '' END,
+                'b', CASE WHEN h % 7 < 3 THEN jsonb_build_array('y' || (h / 7) % ($N / 2), 'y' || (h / 70) % ($N / 2)) END)) AS payload
+       FROM (SELECT i, abs(hashint4(i * 31 + 7)) AS h FROM generate_series(1, $N) i) s"
+}
+
+newdb one
+expect_status 0 cps init
+setup
+make_events
+sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload) SELECT id, 'ev', t, payload FROM src"
+expect_status 0 cps stitch
+one=$(table_digest cdp_ps.matching)
+assert_eq "$N" "$(sql "SELECT count(*) FROM cdp_ps.matching")"
+
+# Components computed independently: transitive closure over shared identifiers.
+sql <<'SQL'
+CREATE TABLE ids AS
+  SELECT id AS ev, 'a:' || (payload->>'a') AS ident FROM cdp_ce.customer_events WHERE payload->>'a' <> ''
+  UNION ALL
+  SELECT id, 'b:' || v FROM cdp_ce.customer_events, jsonb_array_elements_text(payload->'b') v WHERE v <> '';
+CREATE TABLE edges AS SELECT DISTINCT i1.ev AS x, i2.ev AS y FROM ids i1 JOIN ids i2 USING (ident);
+CREATE INDEX ON edges (x);
+CREATE TABLE comp AS
+  WITH RECURSIVE reach(ev, r) AS (
+    SELECT id, id FROM cdp_ce.customer_events
+    UNION SELECT reach.ev, edges.y FROM reach JOIN edges ON edges.x = reach.r)
+  SELECT ev, min(r COLLATE "C") AS label FROM reach GROUP BY ev;
+SQL
+counts=$(sql "SELECT count(DISTINCT m.customer_entity_id) || ' ' || count(DISTINCT c.label) || ' ' ||
+                     count(DISTINCT (m.customer_entity_id, c.label))
+              FROM cdp_ps.matching m JOIN comp c ON c.ev = m.customer_event_id")
+read -r ents labels pairs <<<"$counts"
+assert_eq "$ents" "$labels" "number of entities = number of components"
+assert_eq "$ents" "$pairs" "entities and components are the same partition"
+[[ $ents -gt 50 && $ents -lt $((N - 50)) ]] || fail "degenerate test data: $ents components"
+assert_eq 0 "$(sql "SELECT count(*) FROM (
+    SELECT m.customer_entity_id, (array_agg(e.id ORDER BY e.event_time, e.id COLLATE \"C\"))[1] AS first
+      FROM cdp_ps.matching m JOIN cdp_ce.customer_events e ON e.id = m.customer_event_id
+     GROUP BY 1) s WHERE customer_entity_id <> md5(first)")" "ids are md5 of the earliest event"
+
+# The same events in one run with tiny batches.
+newdb batches
+expect_status 0 cps init
+setup
+make_events
+sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload) SELECT id, 'ev', t, payload FROM src"
+sql "DELETE FROM cdp_ps.state"  # not from scratch: the queue holds every event, in batches
+echo '{"batch_size": 37}' >"$TEST_TMP/small.json"
+expect_status 0 cps -c "$TEST_TMP/small.json" stitch
+assert_eq "$one" "$(table_digest cdp_ps.matching)" "tiny batches = one run"
+
+# The same events arriving over many runs, in event_time order.
+newdb runs
+expect_status 0 cps init
+setup
+make_events
+for minute in 60 120 200 201 350 480 599; do
+  sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload)
+       SELECT id, 'ev', t, payload FROM src
+        WHERE t < timestamp '2024-01-01' + $minute * interval '1 minute'
+       ON CONFLICT (id) DO NOTHING"
+  expect_status 0 cps stitch
+done
+sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload)
+     SELECT id, 'ev', t, payload FROM src ON CONFLICT (id) DO NOTHING"
+expect_status 0 cps stitch
+assert_eq "$one" "$(table_digest cdp_ps.matching)" "many runs = one run"
+merges=$(sql "SELECT count(*) FROM cdp_ps.entity_merges")
+[[ $merges -gt 0 ]] || fail "the incremental runs should have merged entities"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.entity_merges em
+                    JOIN cdp_ps.matching m ON m.customer_entity_id = em.merged_id")" "no absorbed id in use"
+assert_eq "$(sql "SELECT count(DISTINCT customer_entity_id) FROM cdp_ps.matching")" \
+  "$(sql "SELECT count(*) FROM cdp_attr.customer_entities")" "one customer_entities row per entity"
+
+# The setup guide's re-stitch runbook rebuilds the same state from scratch.
+sql "SET client_min_messages = warning; TRUNCATE TABLE cdp_attr.customer_entities CASCADE;
+     TRUNCATE TABLE cdp_ps.matching;
+     DROP TABLE cdp_ps.customer_events_to_process;
+     DROP TABLE public.cached_source_events_per_date;"
+expect_status 0 cps stitch
+assert_contains "$OUT" "from scratch"
+assert_eq "$one" "$(table_digest cdp_ps.matching)" "re-stitched from scratch = one run"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.entity_merges")" "lineage rebuilt"
+assert_eq "$(sql "SELECT count(*) FROM (
+    SELECT 'a', payload->>'a' FROM cdp_ce.customer_events WHERE payload->>'a' <> ''
+    UNION SELECT 'b', v FROM cdp_ce.customer_events, jsonb_array_elements_text(payload->'b') v
+     WHERE v <> '') s")" "$(sql "SELECT count(*) FROM cdp_ps.identifiers")" "identifiers rebuilt"
+pass
