@@ -23,18 +23,18 @@ extern const int gen_nsources;
 
 /* The event definitions of {cdp}.events, one per (source, type, version). */
 typedef enum gen_event_kind {
-    EV_PAGE_VIEW,       /* web page_view 1-0-0 */
-    EV_PAGE_VIEW_V11,   /* web page_view 1-1-0: adds user_id of signed-in visitors */
-    EV_WEB_SIGNIN,      /* web web_signin */
-    EV_PURCHASE,        /* web purchase */
-    EV_FORM_SUBMITTED,  /* web form_submitted */
-    EV_APP_OPEN,        /* app app_open */
-    EV_APP_SIGNIN,      /* app app_signin */
-    EV_APP_PURCHASE,    /* app app_purchase 2-0-0 */
+    EV_PAGE_VIEW,        /* web page_view 1-0-0 */
+    EV_PAGE_VIEW_V11,    /* web page_view 1-1-0: adds user_id of signed-in visitors */
+    EV_WEB_SIGNIN,       /* web web_signin */
+    EV_PURCHASE,         /* web purchase */
+    EV_FORM_SUBMITTED,   /* web form_submitted */
+    EV_APP_OPEN,         /* app app_open */
+    EV_APP_SIGNIN,       /* app app_signin */
+    EV_APP_PURCHASE,     /* app app_purchase 2-0-0 */
     EV_CUSTOMER_UPDATED, /* crm customer_updated */
-    EV_POS_PURCHASE,    /* pos pos_purchase */
-    EV_EMAIL_OPENED,    /* esp email_opened */
-    EV_EMAIL_CLICKED,   /* esp email_clicked */
+    EV_POS_PURCHASE,     /* pos pos_purchase */
+    EV_EMAIL_OPENED,     /* esp email_opened */
+    EV_EMAIL_CLICKED,    /* esp email_clicked */
     EV_COUNT
 } gen_event_kind;
 

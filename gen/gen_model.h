@@ -31,7 +31,7 @@
 #define GEN_TIME_ORIGIN_US    INT64_C(1719792000000000)
 #define GEN_TIME_SPAN_US      (INT64_C(730) * 86400 * 1000000)
 #define GEN_EVENTS_PER_PERSON 6
-#define GEN_MAX_PERSONS       (UINT64_C(1) << 31)
+#define GEN_MAX_PERSONS       UINT64_C(200000000) /* phone numbers stay unique */
 
 typedef struct gen_params {
     uint64_t seed;

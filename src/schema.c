@@ -37,7 +37,8 @@ typedef struct schema_object {
     "INSERT INTO {ps}.customer_events_to_process AS q (customer_event_id) " select                 \
     " ON CONFLICT (customer_event_id) DO UPDATE SET customer_event_id = q.customer_event_id;"
 
-/* clang-format off: a table reads best laid out by hand */
+/* The table reads best laid out by hand. */
+/* clang-format off */
 static const schema_object objects[] = {
     {OBJ_SCHEMA, S_CDP, NULL, NULL, 0, "CREATE SCHEMA IF NOT EXISTS {cdp}", NULL},
     {OBJ_SCHEMA, S_CE, NULL, NULL, 0, "CREATE SCHEMA IF NOT EXISTS {ce}", NULL},
@@ -161,25 +162,11 @@ static const schema_object objects[] = {
      "LANGUAGE plpgsql AS $cps$\nBEGIN\n"
      "  IF pg_catalog.current_setting('cps.internal', true) = 'on' OR NOT " QUEUE_EXISTS
      " THEN\n    RETURN NULL;\n  END IF;\n"
-     "  IF TG_OP = 'TRUNCATE' THEN\n    " ENQUEUE_FROM(
-         "SELECT f.customer_event_id FROM {ps}.failed_events f") "\n  ELSE\n   "
-                                                                 " " ENQUEUE_FROM("SELECT "
-                                                                                  "o."
-                                                                                  "customer_"
-                                                                                  "event_id "
-                                                                                  "FROM "
-                                                                                  "cps_old "
-                                                                                  "o") "\n  "
-                                                                                       "END "
-                                                                                       "IF;"
-                                                                                       "\n  "
-                                                                                       "RETU"
-                                                                                       "RN "
-                                                                                       "NULL"
-                                                                                       ";\nE"
-                                                                                       "ND\n"
-                                                                                       "$cps"
-                                                                                       "$",
+     "  IF TG_OP = 'TRUNCATE' THEN\n    "
+     ENQUEUE_FROM("SELECT f.customer_event_id FROM {ps}.failed_events f")
+     "\n  ELSE\n    "
+     ENQUEUE_FROM("SELECT o.customer_event_id FROM cps_old o")
+     "\n  END IF;\n  RETURN NULL;\nEND\n$cps$",
      NULL},
     {OBJ_TRIGGER, S_PS, "cps_failed_requeue", "failed_events", S_PS,
      "CREATE TRIGGER cps_failed_requeue AFTER DELETE ON {ps}.failed_events "
