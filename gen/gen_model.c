@@ -1245,7 +1245,7 @@ static void write_payload(ectx *e, gen_event_kind kind, uint64_t k)
         put_hex(id, hash(e->m, S_MESSAGE, e->b->start), 16, 0);
         jw_strn(&e->w, "message_id", id, 16);
         if (kind == EV_EMAIL_CLICKED) {
-            char link[200];
+            char link[512];
             uint32_t cat;
             const product *pr = pick_product(e, &cat);
             snprintf(link, sizeof link,

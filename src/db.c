@@ -17,12 +17,16 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The lock key: a CPS constant and a hash of the schema names. */
+#define LOCK_CLASS "1129336883" /* 'CPS3' */
+
 #define COPY_BUFFER_BYTES (1u << 20)
 #define COPY_MAX_FIELDS   64
 #define MAX_CONNECTIONS   128
 
 struct db {
     PGconn *conn;
+    char *lock_key; /* set while this session holds CPS's advisory lock */
     PGcancel *cancel;
     int slot; /* index in cancel_slots */
     cps_schemas schemas;
@@ -278,6 +282,18 @@ void db_close(db *d)
 {
     if (!d)
         return;
+    if (d->lock_key && PQstatus(d->conn) == CONNECTION_OK) {
+        /* release it now: the backend may outlive the connection by a moment,
+         * and the next CPS must not find the lock still taken */
+        const char *params[] = {d->lock_key};
+        db_rollback(d);
+        PGresult *res = PQexecParams(d->conn,
+                                     "SELECT pg_catalog.pg_advisory_unlock(" LOCK_CLASS
+                                     ", pg_catalog.hashtext($1))",
+                                     1, NULL, params, NULL, NULL, 0);
+        PQclear(res);
+    }
+    free(d->lock_key);
     if (d->slot >= 0)
         cancel_slots[d->slot] = NULL;
     PQfreeCancel(d->cancel);
@@ -353,6 +369,24 @@ int db_query_value(db *d, cps_error *err, char **value, int *found, const char *
     }
     PQclear(res);
     return 0;
+}
+
+PGresult *db_describe(db *d, const char *sql, cps_error *err)
+{
+    PGresult *res = PQprepare(d->conn, "", sql, 0, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        fail(d, res, err);
+        PQclear(res);
+        return NULL;
+    }
+    PQclear(res);
+    res = PQdescribePrepared(d->conn, "");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        fail(d, res, err);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
 }
 
 static int simple(db *d, cps_error *err, const char *sql)
@@ -564,9 +598,6 @@ void db_copy_in_abort(db_copy *c)
     free(c);
 }
 
-/* The lock key: a CPS constant and a hash of the schema names. */
-#define LOCK_CLASS "1129336883" /* 'CPS3' */
-
 int db_lock(db *d, cps_error *err)
 {
     const cps_config *cfg = d->cfg;
@@ -585,7 +616,7 @@ int db_lock(db *d, cps_error *err)
     int locked = got && !strcmp(got, "t");
     free(got);
     if (locked) {
-        free(key);
+        d->lock_key = key;
         return 0;
     }
     char *holder = NULL;

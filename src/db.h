@@ -47,6 +47,11 @@ PGresult *db_query_raw(db *d, cps_error *err, const char *sql, int nparams,
 int db_query_value(db *d, cps_error *err, char **value, int *found, const char *tmpl, int nparams,
                    const char *const *params);
 
+/* Prepare a statement without running it and describe its result columns
+ * (PQnfields/PQftype/PQfname of the returned result); NULL on error, e.g.
+ * when the SQL does not compile. Caller PQclears. */
+PGresult *db_describe(db *d, const char *sql, cps_error *err);
+
 /* Transactions. db_begin_read starts REPEATABLE READ READ ONLY (one snapshot). */
 int db_begin(db *d, cps_error *err);
 int db_begin_read(db *d, cps_error *err);

@@ -2,6 +2,7 @@
  * main — the command line of SPEC §1.2 and nothing else: global options, a
  * table of subcommands, and each subcommand's exit status.
  */
+#include "attr.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -75,7 +76,7 @@ static int cmd_run(int argc, char **argv, cps_config *cfg)
         return EXIT_USAGE;
     const run_step steps[] = {
         {"stitch", stitch_step},
-        {"attributes", NULL},
+        {"attributes", attr_step},
         {"cache", NULL},
         {"production", NULL},
     };
@@ -92,11 +93,10 @@ static int cmd_stitch(int argc, char **argv, cps_config *cfg)
 
 static int cmd_attributes(int argc, char **argv, cps_config *cfg)
 {
-    (void)cfg;
     if (no_args(argc, argv, "attributes"))
         return EXIT_USAGE;
-    fprintf(stderr, "cps: attributes is not implemented yet\n");
-    return EXIT_FAILED;
+    const run_step steps[] = {{"attributes", attr_step}};
+    return pipeline(cfg, "attributes", steps, 1);
 }
 
 static int cmd_cache(int argc, char **argv, cps_config *cfg)

@@ -27,4 +27,9 @@ void sql_expand_into(strbuf *out, const cps_schemas *s, const char *tmpl);
 void sql_append_ident(strbuf *out, const char *name);
 void schemas_free(cps_schemas *s);
 
+/* The length of an SQL statement without what trails its last token:
+ * whitespace, comments and semicolons (quoted text and dollar quotes are
+ * respected), so the statement can be embedded as a subquery. */
+size_t sql_statement_length(const char *sql, size_t len);
+
 #endif

@@ -133,8 +133,8 @@ static int load_config(stitcher *s, cps_error *err)
             continue;
         if (branches++)
             sb_append(&b, "\n  UNION ALL ");
-        sb_appendf(&b, "SELECT %zu AS c, (\n%s\n)::text AS v WHERE g.cps_g = %d", i, r->expr,
-                   r->group);
+        sb_appendf(&b, "SELECT %zu AS c, (\n%s\n)::text AS v WHERE customer_events.cps_g = %d", i,
+                   r->expr, r->group);
     }
     if (!branches)
         sb_append(&b, "SELECT NULL::int AS c, NULL::text AS v WHERE false");
@@ -453,14 +453,18 @@ static int64_t extract_range(stitcher *s, int lo, int hi, cps_error *err)
     snprintf(his, sizeof his, "%d", hi);
     const char *params[] = {los, his};
     strbuf sql = STRBUF_INIT;
+    /* The events of the range first (OFFSET 0 fences the subquery), so that
+     * no expression runs on an event outside it: a failure belongs to the range. */
     sql_expand_into(&sql, db_schemas(s->d),
-                    "INSERT INTO pg_temp.cps_vals (cps_k, c, v) SELECT b.cps_k, x.c, x.v "
-                    "FROM pg_temp.cps_batch b "
-                    "JOIN {ce}.customer_events AS customer_events ON customer_events.id = b.cps_id "
-                    "JOIN pg_temp.cps_grp g ON g.cps_event_id = customer_events.event_id "
+                    "INSERT INTO pg_temp.cps_vals (cps_k, c, v) "
+                    "SELECT customer_events.cps_k, x.c, x.v FROM ("
+                    "SELECT e.*, b.cps_k, g.cps_g FROM pg_temp.cps_batch b "
+                    "JOIN {ce}.customer_events e ON e.id = b.cps_id "
+                    "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id "
+                    "WHERE b.cps_k BETWEEN $1::int AND $2::int OFFSET 0) AS customer_events "
                     "CROSS JOIN LATERAL (");
     sb_append(&sql, s->branches);
-    sb_append(&sql, ") AS x WHERE x.v <> '' AND b.cps_k BETWEEN $1::int AND $2::int");
+    sb_append(&sql, ") AS x WHERE x.v <> ''");
     int64_t rc = db_exec_raw(s->d, err, sb_str(&sql), 2, params);
     sb_free(&sql);
     return rc;
@@ -946,10 +950,10 @@ static int from_scratch(stitcher *s, cps_error *err)
         strbuf sql = STRBUF_INIT;
         sql_expand_into(&sql, db_schemas(s->d),
                         "COPY (SELECT customer_events.id, customer_events.event_time, "
-                        "g.cps_broken, x.c, x.v "
-                        "FROM {ce}.customer_events AS customer_events "
-                        "LEFT JOIN pg_temp.cps_grp g ON g.cps_event_id = customer_events.event_id "
-                        "LEFT JOIN LATERAL (");
+                        "customer_events.cps_broken, x.c, x.v FROM ("
+                        "SELECT e.*, g.cps_g, g.cps_broken FROM {ce}.customer_events e "
+                        "LEFT JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id) "
+                        "AS customer_events LEFT JOIN LATERAL (");
         sb_append(&sql, s->branches);
         sb_append(&sql, ") AS x ON x.v <> '') TO STDOUT");
         rc = db_copy_out(s->d, sb_str(&sql), full_row, &p, NULL, err);

@@ -9,6 +9,7 @@
 #include "sqltext.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void expands_placeholders(void **state)
 {
@@ -32,11 +33,40 @@ static void quotes_identifiers(void **state)
     sb_free(&sb);
 }
 
+static void statement_length(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *sql, *kept;
+    } cases[] = {
+        {"SELECT 1", "SELECT 1"},
+        {"SELECT 1;", "SELECT 1"},
+        {"SELECT 1 ; ;\n  ", "SELECT 1"},
+        {"SELECT 1; -- done\n", "SELECT 1"},
+        {"SELECT 1 /* a /* nested */ comment */;", "SELECT 1"},
+        {"SELECT ';--' AS value;", "SELECT ';--' AS value"},
+        {"SELECT 'it''s' AS value -- x", "SELECT 'it''s' AS value"},
+        {"SELECT E'\\';' AS value;", "SELECT E'\\';' AS value"},
+        {"SELECT $$;--$$ AS value;", "SELECT $$;--$$ AS value"},
+        {"SELECT $q$ $$ ; $q$ AS value;", "SELECT $q$ $$ ; $q$ AS value"},
+        {"SELECT \";\" FROM t;", "SELECT \";\" FROM t"},
+        {"SELECT $1;", "SELECT $1"},
+        {"-- only a comment", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = sql_statement_length(cases[i].sql, strlen(cases[i].sql));
+        if (n != strlen(cases[i].kept) || strncmp(cases[i].sql, cases[i].kept, n))
+            fail_msg("case %zu: kept [%.*s], expected [%s]", i, (int)n, cases[i].sql,
+                     cases[i].kept);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(expands_placeholders),
         cmocka_unit_test(quotes_identifiers),
+        cmocka_unit_test(statement_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

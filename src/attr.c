@@ -1,0 +1,931 @@
+/*
+ * attr — the attribute step (see attr.h and SPEC §4).
+ *
+ * A run plans once: definitions are parsed and each is compiled against the
+ * database (prepared and described, never run) to learn the type of its
+ * values, which decides where it is aggregated:
+ *   memory  PostgreSQL streams outer rows, agg folds them (the common case);
+ *   sql     PostgreSQL aggregates (value types CPS cannot order itself);
+ *   custom  the operator's query, LATERAL over the batch.
+ * Then due entities are processed in batches, on `workers` connections. A
+ * batch is read in one REPEATABLE READ transaction: one COPY evaluates every
+ * memory definition at once; if it fails, each definition is evaluated alone
+ * and a failing one is split down to the failing entities under savepoints.
+ * The batch is written in one transaction.
+ */
+#include "attr.h"
+
+#include "agg.h"
+#include "arena.h"
+#include "attrdef.h"
+#include "context.h"
+#include "copyfmt.h"
+#include "log.h"
+#include "schema.h"
+#include "sqlgen.h"
+#include "value.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_BATCH_ENTITIES 20000
+#define FAILURES_LOGGED        10 /* entity failures reported one by one, per attribute */
+#define GIVE_UP_AFTER          32 /* failing on every entity tried this often: broken */
+
+static const char *const STEP = "ATTR";
+
+typedef enum { PATH_MEMORY, PATH_SQL, PATH_CUSTOM } attr_path;
+static const char *const path_names[] = {"memory", "sql", "custom"};
+
+typedef struct plan_attr {
+    char *id;
+    attr_def def;
+    bool usable; /* parsed and compiles */
+    bool broken; /* given up on during the run (under the plan's lock) */
+    attr_path path;
+    value_kind kind;
+    unsigned needs;
+    char *query; /* COPY statement evaluating it alone */
+    /* totals, under the plan's lock */
+    double seconds;
+    int64_t values, failed_entities;
+    int tried_single, failed_single;
+} plan_attr;
+
+typedef struct plan {
+    run_ctx *ctx;
+    plan_attr *attrs;
+    size_t n;
+    char **columns; /* of {ce}.customer_events */
+    size_t ncolumns;
+    char *events;   /* the batch's event rows (sqlgen_events) */
+    char *combined; /* COPY statement evaluating every memory attribute */
+    /* the work */
+    char **ids;
+    size_t nids;
+    arena *id_strings;
+    size_t batch_size, next;
+    bool stop;
+    /* totals */
+    int64_t entities, batches;
+    double shared_seconds;
+    progress *prog;
+    pthread_mutex_t lock;
+} plan;
+
+/* ---- planning ---------------------------------------------------------- */
+
+static int load_columns(plan *p, db *d, cps_error *err)
+{
+    PGresult *res = db_query(d, err,
+                             "SELECT attname FROM pg_catalog.pg_attribute "
+                             "WHERE attrelid = '{ce}.customer_events'::regclass AND attnum > 0 "
+                             "AND NOT attisdropped ORDER BY attnum",
+                             0, NULL);
+    if (!res)
+        return CPS_ERR;
+    p->ncolumns = (size_t)PQntuples(res);
+    p->columns = xcalloc(p->ncolumns + 1, sizeof *p->columns);
+    for (size_t i = 0; i < p->ncolumns; i++)
+        p->columns[i] = xstrdup(PQgetvalue(res, (int)i, 0));
+    PQclear(res);
+    return 0;
+}
+
+static int load_definitions(plan *p, db *d, cps_error *err)
+{
+    PGresult *res =
+        db_query(d, err, "SELECT id, definition::text FROM {attr}.attributes ORDER BY id", 0, NULL);
+    if (!res)
+        return cps_error_prefix(err, "reading %s.attributes", p->ctx->cfg->attr_schema);
+    p->n = (size_t)PQntuples(res);
+    p->attrs = xcalloc(p->n + 1, sizeof *p->attrs);
+    for (size_t i = 0; i < p->n; i++) {
+        plan_attr *a = &p->attrs[i];
+        a->id = xstrdup(PQgetvalue(res, (int)i, 0));
+        const char *json = PQgetisnull(res, (int)i, 1) ? NULL : PQgetvalue(res, (int)i, 1);
+        char *warning = NULL;
+        cps_error e;
+        if (attrdef_parse(&a->def, a->id, json, json ? strlen(json) : 0, &warning, &e) < 0) {
+            run_problem(p->ctx, STEP, "%s; its values are kept until the definition is fixed",
+                        e.msg);
+            continue;
+        }
+        if (warning) {
+            log_warn(STEP, "%s", warning);
+            free(warning);
+        }
+        a->usable = true;
+        a->needs = sqlgen_needs(a->def.type);
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* The session's temporary tables and the definitions' lists. */
+static int setup_session(plan *p, db *d, cps_error *err)
+{
+    if (db_exec(d, err,
+                "CREATE TEMP TABLE IF NOT EXISTS cps_ents (k int, id text, "
+                "cps_on bool NOT NULL DEFAULT true);"
+                "CREATE TEMP TABLE IF NOT EXISTS cps_defs (n int, sources text[], types text[], "
+                "versions text[]);"
+                "CREATE TEMP TABLE IF NOT EXISTS cps_a_vals (k int, attribute_id text, value text) "
+                "ON COMMIT DELETE ROWS;"
+                "CREATE TEMP TABLE IF NOT EXISTS cps_a_keep (k int, attribute_id text) "
+                "ON COMMIT DELETE ROWS;"
+                "CREATE TEMP TABLE IF NOT EXISTS cps_due_after (t timestamptz);"
+                "TRUNCATE pg_temp.cps_ents, pg_temp.cps_defs",
+                0, NULL) < 0)
+        return CPS_ERR;
+    db_copy *c = db_copy_in_begin(d, "COPY pg_temp.cps_defs FROM STDIN", err);
+    if (!c)
+        return CPS_ERR;
+    strbuf arr = STRBUF_INIT;
+    for (size_t i = 0; i < p->n; i++) {
+        const attr_def *def = &p->attrs[i].def;
+        if (!p->attrs[i].usable)
+            continue;
+        copyin_int(c, (int64_t)i);
+        const attr_list *lists[] = {&def->sources, &def->types, &def->versions};
+        for (size_t l = 0; l < 3; l++) {
+            /* an array literal: {"a","b"} with " and \ escaped */
+            sb_reset(&arr);
+            sb_appendc(&arr, '{');
+            for (size_t j = 0; j < lists[l]->n; j++) {
+                sb_append(&arr, j ? ",\"" : "\"");
+                for (const char *s = lists[l]->items[j]; *s; s++) {
+                    if (*s == '"' || *s == '\\')
+                        sb_appendc(&arr, '\\');
+                    sb_appendc(&arr, *s);
+                }
+                sb_appendc(&arr, '"');
+            }
+            sb_appendc(&arr, '}');
+            copyin_field(c, arr.buf, arr.len);
+        }
+        copyin_end_row(c);
+    }
+    sb_free(&arr);
+    return db_copy_in_end(c, NULL, err);
+}
+
+static char *copy_statement(const strbuf *body)
+{
+    return xasprintf("COPY (%s) TO STDOUT", sb_str(body));
+}
+
+/* Compile one definition: learn its value type and its evaluation query. */
+static int compile_one(plan *p, db *d, size_t i, cps_error *err)
+{
+    plan_attr *a = &p->attrs[i];
+    cps_error e;
+    strbuf sql = STRBUF_INIT;
+    if (a->def.type == AT_CUSTOM) {
+        sqlgen_custom_probe(&sql, db_schemas(d), p->columns, p->ncolumns, a->def.query);
+        PGresult *res = db_describe(d, sb_str(&sql), &e);
+        sb_reset(&sql);
+        if (!res) {
+            sb_free(&sql);
+            if (db_interrupted())
+                return CPS_EINTR;
+            a->usable = false;
+            run_problem(p->ctx, STEP, "attribute \"%s\": the custom query does not work: %s", a->id,
+                        e.msg);
+            return 0;
+        }
+        int user = PQnfields(res) - 3;
+        int ok = user == 1 && !strcmp(PQfname(res, 3), "value");
+        PQclear(res);
+        if (!ok) {
+            sb_free(&sql);
+            a->usable = false;
+            run_problem(p->ctx, STEP,
+                        "attribute \"%s\": the custom query must return exactly one column named "
+                        "value (it returns %d column%s); its values are kept until it is fixed",
+                        a->id, user, user == 1 ? "" : "s");
+            return 0;
+        }
+        a->path = PATH_CUSTOM;
+        sqlgen_custom(&sql, db_schemas(d), p->columns, p->ncolumns, a->def.query);
+        a->query = copy_statement(&sql);
+        sb_free(&sql);
+        return 0;
+    }
+
+    sqlgen_value_probe(&sql, p->events, &a->def, (int)i);
+    PGresult *res = db_describe(d, sb_str(&sql), &e);
+    sb_reset(&sql);
+    Oid type = res ? PQftype(res, 0) : 0;
+    PQclear(res);
+    if (res) { /* the branch adds casts (to numeric for sums, of weights): compile it too */
+        sqlgen_branch(&sql, &a->def, (int)i, a->needs);
+        char *branch = sb_detach(&sql);
+        sqlgen_extract(&sql, p->events, branch);
+        free(branch);
+        res = db_describe(d, sb_str(&sql), &e);
+        PQclear(res);
+    }
+    if (!res) {
+        sb_free(&sql);
+        if (db_interrupted())
+            return CPS_EINTR;
+        a->usable = false;
+        run_problem(p->ctx, STEP,
+                    "attribute \"%s\": the definition does not work: %s; its values are kept "
+                    "until it is fixed",
+                    a->id, e.msg);
+        return 0;
+    }
+    a->kind = value_kind_of(type);
+    bool memory = a->kind != VK_OTHER || a->def.type == AT_AVG || a->def.type == AT_SUM ||
+                  a->def.type == AT_VALUE;
+    /* Tests compare both engines on the same definitions. */
+    const char *force = getenv("CPS_FORCE_SQL_AGGREGATION");
+    if (force && *force == '1')
+        memory = false;
+    if (memory) {
+        if (a->def.type == AT_AVG || a->def.type == AT_SUM)
+            a->kind = VK_NUMERIC;
+        a->path = PATH_MEMORY;
+        a->query = copy_statement(&sql);
+    } else {
+        /* PostgreSQL aggregates; text-like types compare by bytes */
+        char oid[16];
+        snprintf(oid, sizeof oid, "%u", type);
+        const char *params[] = {oid};
+        char *collatable = NULL;
+        if (db_query_value(d, err, &collatable, NULL,
+                           "SELECT typcollation <> 0 FROM pg_catalog.pg_type WHERE oid = $1::oid",
+                           1, params) < 0) {
+            sb_free(&sql);
+            return CPS_ERR;
+        }
+        sb_reset(&sql);
+        sqlgen_aggregate(&sql, p->events, &a->def, (int)i, collatable && collatable[0] == 't');
+        free(collatable);
+        res = db_describe(d, sb_str(&sql), &e);
+        PQclear(res);
+        if (!res) {
+            sb_free(&sql);
+            if (db_interrupted())
+                return CPS_EINTR;
+            a->usable = false;
+            run_problem(p->ctx, STEP,
+                        "attribute \"%s\": %s cannot be calculated for these values: %s; its "
+                        "values are kept until the definition is fixed",
+                        a->id, attr_type_name(a->def.type), e.msg);
+            return 0;
+        }
+        a->path = PATH_SQL;
+        a->query = copy_statement(&sql);
+    }
+    sb_free(&sql);
+    return 0;
+}
+
+static int compile(plan *p, db *d, cps_error *err)
+{
+    strbuf events = STRBUF_INIT;
+    sqlgen_events(&events, db_schemas(d), p->columns, p->ncolumns);
+    p->events = sb_detach(&events);
+    strbuf branches = STRBUF_INIT;
+    int memory = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (!p->attrs[i].usable)
+            continue;
+        int rc = compile_one(p, d, i, err);
+        if (rc < 0) {
+            sb_free(&branches);
+            return rc;
+        }
+        plan_attr *a = &p->attrs[i];
+        if (!a->usable || a->path != PATH_MEMORY)
+            continue;
+        if (memory++)
+            sb_append(&branches, "\nUNION ALL ");
+        sqlgen_branch(&branches, &a->def, (int)i, a->needs);
+    }
+    if (memory) {
+        strbuf sql = STRBUF_INIT;
+        sqlgen_extract(&sql, p->events, sb_str(&branches));
+        p->combined = copy_statement(&sql);
+        sb_free(&sql);
+    }
+    sb_free(&branches);
+    for (size_t i = 0; i < p->n; i++)
+        if (p->attrs[i].usable)
+            log_debug(STEP, "attribute %s: %s, %s values, aggregated in %s", p->attrs[i].id,
+                      attr_type_name(p->attrs[i].def.type), value_kind_name(p->attrs[i].kind),
+                      path_names[p->attrs[i].path]);
+    return 0;
+}
+
+static void plan_free(plan *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->attrs[i].id);
+        attrdef_free(&p->attrs[i].def);
+        free(p->attrs[i].query);
+    }
+    free(p->attrs);
+    for (size_t i = 0; i < p->ncolumns; i++)
+        free(p->columns[i]);
+    free(p->columns);
+    free(p->events);
+    free(p->combined);
+    free(p->ids);
+    arena_free(p->id_strings);
+    pthread_mutex_destroy(&p->lock);
+}
+
+/* ---- which entities ----------------------------------------------------- */
+
+/* Entities known to stitching but missing in customer_entities come back. */
+static int resync_entities(plan *p, db *d, cps_error *err)
+{
+    int pending = 0;
+    int rc = schema_state_get(d, STATE_ENTITIES_RESYNC, &pending, err);
+    if (rc < 0 || !pending)
+        return rc;
+    if ((rc = db_begin(d, err)) < 0)
+        return rc;
+    int64_t n = db_exec(d, err,
+                        "INSERT INTO {attr}.customer_entities (id, created, modified, calculated) "
+                        "SELECT e.id, e.created, now(), NULL FROM {ps}.entities e "
+                        "WHERE NOT EXISTS (SELECT 1 FROM {attr}.customer_entities c "
+                        "WHERE c.id = e.id)",
+                        0, NULL);
+    if (n >= 0)
+        rc = schema_state_clear(d, STATE_ENTITIES_RESYNC, err);
+    if (n < 0 || rc < 0 || (rc = db_commit(d, err)) < 0) {
+        db_rollback(d);
+        return n < 0 ? (int)n : rc;
+    }
+    if (n > 0)
+        log_info(STEP, "%lld entities were missing in %s.customer_entities and are back",
+                 (long long)n, p->ctx->cfg->attr_schema);
+    return 0;
+}
+
+static int due_row(void *arg, char **f, size_t *len, int n, cps_error *err)
+{
+    plan *p = arg;
+    (void)n, (void)err;
+    if (p->nids % 65536 == 0)
+        p->ids = xrealloc(p->ids, (p->nids + 65536) * sizeof *p->ids);
+    p->ids[p->nids++] = arena_strndup(p->id_strings, f[0], len[0]);
+    return 0;
+}
+
+/* Entities never calculated, active since, or stale (SPEC §4.5). */
+static int load_due(plan *p, db *d, cps_error *err)
+{
+    char hours[32];
+    snprintf(hours, sizeof hours, "%.6f", p->ctx->cfg->recalculate_after_hours);
+    const char *params[] = {hours};
+    if (db_exec(d, err, "TRUNCATE pg_temp.cps_due_after", 0, NULL) < 0 ||
+        db_exec(d, err,
+                "INSERT INTO pg_temp.cps_due_after SELECT now() - $1::float8 * interval '1 hour'",
+                1, params) < 0)
+        return CPS_ERR;
+    p->id_strings = arena_new();
+    char *sql = db_sql(d, "COPY (SELECT id FROM {attr}.customer_entities "
+                          "WHERE calculated IS NULL OR modified > calculated "
+                          "UNION SELECT id FROM {attr}.customer_entities "
+                          "WHERE calculated < (SELECT t FROM pg_temp.cps_due_after)) TO STDOUT");
+    int rc = db_copy_out(d, sql, due_row, p, NULL, err);
+    free(sql);
+    return rc;
+}
+
+/* ---- one batch ----------------------------------------------------------- */
+
+typedef struct batch {
+    plan *p;
+    db *d;
+    uint32_t n;      /* entities; k = 1..n */
+    char **ids;      /* k - 1 -> entity id (borrowed) */
+    agg **aggs;      /* per attribute on the memory path */
+    uint8_t *failed; /* (k - 1) * p->n + attribute: kept old values */
+    bool *skip;      /* per attribute: keep every entity's old values */
+    strbuf direct;   /* COPY rows (k, attribute id, value) of sql/custom attributes */
+    strbuf attempt;  /* rows of the current attempt, kept if it succeeds */
+    int64_t attempt_rows;
+    int64_t *direct_rows; /* per attribute: rows in direct */
+    size_t current;       /* the attribute being evaluated alone */
+    uint32_t on_lo, on_hi;
+} batch;
+
+static int row_to_agg(void *arg, char **f, size_t *len, int nf, cps_error *err)
+{
+    batch *b = arg;
+    (void)nf;
+    long k = strtol(f[0], NULL, 10);
+    size_t a = (size_t)strtoul(f[1], NULL, 10);
+    if (k < 1 || (uint32_t)k > b->n || a >= b->p->n || !b->aggs[a])
+        return cps_error_set(err, "unexpected outer row (%ld, %zu)", k, a);
+    if (agg_add(b->aggs[a], (uint32_t)(k - 1), f[2], len[2], f[3], len[3], f[4], len[4], f[5],
+                len[5]) < 0)
+        return cps_error_set(err, "attribute \"%s\": unexpected number \"%s\" from the database",
+                             b->p->attrs[a].id, f[3] ? f[3] : f[2]);
+    return 0;
+}
+
+static int row_direct(void *arg, char **f, size_t *len, int nf, cps_error *err)
+{
+    batch *b = arg;
+    (void)nf, (void)err;
+    sb_appendn(&b->attempt, f[0], len[0]);
+    sb_appendc(&b->attempt, '\t');
+    copy_encode_field(&b->attempt, b->p->attrs[b->current].id, strlen(b->p->attrs[b->current].id));
+    sb_appendc(&b->attempt, '\t');
+    copy_encode_field(&b->attempt, f[1], len[1]);
+    sb_appendc(&b->attempt, '\n');
+    b->attempt_rows++;
+    return 0;
+}
+
+/* Errors that say nothing about one entity's data: the run cannot go on. */
+static bool fatal_sqlstate(const char *state)
+{
+    static const char *const classes[] = {"08", "25", "40", "53", "55", "57", "58", "F0", "XX"};
+    if (!state || !*state)
+        return true;
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        if (!strncmp(state, classes[i], 2))
+            return true;
+    return false;
+}
+
+static int set_on(batch *b, uint32_t lo, uint32_t hi, cps_error *err)
+{
+    if (lo == b->on_lo && hi == b->on_hi)
+        return 0;
+    char los[16], his[16];
+    snprintf(los, sizeof los, "%u", lo);
+    snprintf(his, sizeof his, "%u", hi);
+    const char *params[] = {los, his};
+    if (db_exec(b->d, err, "UPDATE pg_temp.cps_ents SET cps_on = (k BETWEEN $1::int AND $2::int)",
+                2, params) < 0)
+        return CPS_ERR;
+    b->on_lo = lo;
+    b->on_hi = hi;
+    return 0;
+}
+
+static bool attr_broken(plan *p, size_t a)
+{
+    pthread_mutex_lock(&p->lock);
+    bool broken = p->attrs[a].broken;
+    pthread_mutex_unlock(&p->lock);
+    return broken;
+}
+
+/* Attribute a failed on the single entity k. */
+static void entity_failed(batch *b, size_t a, uint32_t k, const char *message)
+{
+    plan *p = b->p;
+    plan_attr *pa = &p->attrs[a];
+    b->failed[(size_t)(k - 1) * p->n + a] = 1;
+    pthread_mutex_lock(&p->lock);
+    pa->tried_single++;
+    pa->failed_single++;
+    pa->failed_entities++;
+    if (pa->failed_entities <= FAILURES_LOGGED)
+        run_problem(p->ctx, STEP,
+                    "attribute \"%s\" failed for entity %s: %s; its previous values are kept",
+                    pa->id, b->ids[k - 1], message);
+    if (!pa->broken && pa->failed_single >= GIVE_UP_AFTER &&
+        pa->failed_single == pa->tried_single) {
+        pa->broken = true;
+        run_problem(p->ctx, STEP,
+                    "attribute \"%s\" fails for every entity tried (%d so far): it is not "
+                    "calculated for the rest of this run and keeps its values: %s",
+                    pa->id, pa->failed_single, message);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Evaluate attribute a alone for entities lo..hi, narrowing failures down. */
+static int evaluate_alone(batch *b, size_t a, uint32_t lo, uint32_t hi, cps_error *err)
+{
+    plan *p = b->p;
+    plan_attr *pa = &p->attrs[a];
+    if (attr_broken(p, a)) {
+        b->skip[a] = true;
+        return 0;
+    }
+    int rc;
+    if ((rc = db_savepoint(b->d, err)) < 0 || (rc = set_on(b, lo, hi, err)) < 0)
+        return rc;
+    b->current = a;
+    sb_reset(&b->attempt);
+    b->attempt_rows = 0;
+    cps_error e;
+    double t0 = now_seconds();
+    rc = db_copy_out(b->d, pa->query, pa->path == PATH_MEMORY ? row_to_agg : row_direct, b, NULL,
+                     &e);
+    pthread_mutex_lock(&p->lock);
+    pa->seconds += now_seconds() - t0;
+    if (rc == 0 && lo == hi)
+        pa->tried_single++;
+    pthread_mutex_unlock(&p->lock);
+    if (rc == 0) {
+        sb_appendn(&b->direct, sb_str(&b->attempt), b->attempt.len);
+        b->direct_rows[a] += b->attempt_rows;
+        return db_release_savepoint(b->d, err);
+    }
+    if (rc == CPS_EINTR || fatal_sqlstate(e.sqlstate)) {
+        *err = e;
+        return rc == CPS_EINTR ? CPS_EINTR : CPS_ERR;
+    }
+    if (b->aggs[a])
+        agg_reset(b->aggs[a], lo - 1, hi - 1);
+    if ((rc = db_rollback_to_savepoint(b->d, err)) < 0 ||
+        (rc = db_release_savepoint(b->d, err)) < 0)
+        return rc;
+    b->on_lo = b->on_hi = 0; /* the rollback restored the previous flags */
+    if (lo == hi) {
+        entity_failed(b, a, lo, e.msg);
+        return 0;
+    }
+    uint32_t mid = lo + (hi - lo) / 2;
+    if ((rc = evaluate_alone(b, a, lo, mid, err)) < 0)
+        return rc;
+    return evaluate_alone(b, a, mid + 1, hi, err);
+}
+
+/* Read the batch: every attribute's values, in one snapshot. */
+static int read_batch(batch *b, char **calc_time, cps_error *err)
+{
+    plan *p = b->p;
+    int rc = db_begin_read(b->d, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = db_query_value(b->d, err, calc_time, NULL, "SELECT now()", 0, NULL)) < 0)
+        return rc;
+    b->on_lo = 1;
+    b->on_hi = b->n;
+    bool alone = false;
+    if (p->combined) {
+        if ((rc = db_savepoint(b->d, err)) < 0)
+            return rc;
+        cps_error e;
+        double t0 = now_seconds();
+        rc = db_copy_out(b->d, p->combined, row_to_agg, b, NULL, &e);
+        pthread_mutex_lock(&p->lock);
+        p->shared_seconds += now_seconds() - t0;
+        pthread_mutex_unlock(&p->lock);
+        if (rc == CPS_EINTR || (rc < 0 && fatal_sqlstate(e.sqlstate))) {
+            *err = e;
+            return rc == CPS_EINTR ? CPS_EINTR : CPS_ERR;
+        }
+        if (rc < 0) {
+            /* some definition fails on some entity: find which, alone */
+            log_debug(STEP, "one pass failed (%s); evaluating attributes one by one", e.msg);
+            if ((rc = db_rollback_to_savepoint(b->d, err)) < 0)
+                return rc;
+            for (size_t a = 0; a < p->n; a++)
+                if (b->aggs[a])
+                    agg_reset(b->aggs[a], 0, b->n - 1);
+            alone = true;
+        }
+        if ((rc = db_release_savepoint(b->d, err)) < 0)
+            return rc;
+    }
+    for (size_t a = 0; a < p->n; a++) {
+        const plan_attr *pa = &p->attrs[a];
+        if (!pa->usable || (pa->path == PATH_MEMORY && !alone))
+            continue;
+        if (db_interrupted())
+            return CPS_EINTR;
+        if ((rc = evaluate_alone(b, a, 1, b->n, err)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+typedef struct emit_ctx {
+    db_copy *c;
+    uint32_t k;
+    const char *attribute;
+    int64_t values;
+} emit_ctx;
+
+static void emit_value(void *arg, const char *value, size_t len)
+{
+    emit_ctx *x = arg;
+    copyin_int(x->c, x->k);
+    copyin_str(x->c, x->attribute);
+    copyin_field(x->c, value, len);
+    copyin_end_row(x->c);
+    x->values++;
+}
+
+/* Write the batch: replace its entities' rows, set calculated. */
+static int write_batch(batch *b, const char *calc_time, cps_error *err)
+{
+    plan *p = b->p;
+    int rc = db_begin(b->d, err);
+    if (rc < 0)
+        return rc;
+    db_copy *c = db_copy_in_begin(b->d, "COPY pg_temp.cps_a_vals FROM STDIN", err);
+    if (!c)
+        return CPS_ERR;
+    int64_t *values = xcalloc(p->n + 1, sizeof *values);
+    for (size_t a = 0; a < p->n; a++) {
+        if (!b->aggs[a] || b->skip[a])
+            continue;
+        emit_ctx x = {c, 0, p->attrs[a].id, 0};
+        for (uint32_t k = 1; k <= b->n; k++) {
+            if (b->failed[(size_t)(k - 1) * p->n + a])
+                continue;
+            x.k = k;
+            agg_results(b->aggs[a], k - 1, emit_value, &x);
+        }
+        values[a] = x.values;
+    }
+    /* rows of sql and custom attributes, already in COPY form */
+    for (size_t off = 0; off < b->direct.len;) {
+        size_t chunk = b->direct.len - off < (1u << 20) ? b->direct.len - off : (1u << 20);
+        while (off + chunk < b->direct.len && b->direct.buf[off + chunk - 1] != '\n')
+            chunk++;
+        if (PQputCopyData(db_pg(b->d), b->direct.buf + off, (int)chunk) != 1)
+            break;
+        off += chunk;
+    }
+    if ((rc = db_copy_in_end(c, NULL, err)) < 0) {
+        free(values);
+        return rc;
+    }
+    c = db_copy_in_begin(b->d, "COPY pg_temp.cps_a_keep FROM STDIN", err);
+    if (!c) {
+        free(values);
+        return CPS_ERR;
+    }
+    for (size_t a = 0; a < p->n; a++) {
+        const plan_attr *pa = &p->attrs[a];
+        if (!pa->usable || b->skip[a]) {
+            copyin_str(c, NULL);
+            copyin_str(c, pa->id);
+            copyin_end_row(c);
+            continue;
+        }
+        for (uint32_t k = 1; k <= b->n; k++)
+            if (b->failed[(size_t)(k - 1) * p->n + a]) {
+                copyin_int(c, k);
+                copyin_str(c, pa->id);
+                copyin_end_row(c);
+            }
+    }
+    if ((rc = db_copy_in_end(c, NULL, err)) < 0) {
+        free(values);
+        return rc;
+    }
+    static const char *const statements[] = {
+        "ANALYZE pg_temp.cps_a_vals",
+        "DELETE FROM {attr}.customer_attributes ca USING pg_temp.cps_ents b "
+        "WHERE ca.customer_entity_id = b.id AND NOT EXISTS (SELECT 1 FROM pg_temp.cps_a_keep kp "
+        "WHERE kp.attribute_id = ca.attribute_id AND (kp.k IS NULL OR kp.k = b.k))",
+        "INSERT INTO {attr}.customer_attributes (customer_entity_id, attribute_id, value) "
+        "SELECT b.id, v.attribute_id, v.value FROM pg_temp.cps_a_vals v "
+        "JOIN pg_temp.cps_ents b ON b.k = v.k "
+        "WHERE EXISTS (SELECT 1 FROM {attr}.customer_entities c WHERE c.id = b.id)",
+    };
+    for (size_t i = 0; i < sizeof statements / sizeof statements[0] && rc == 0; i++)
+        if (db_exec(b->d, err, statements[i], 0, NULL) < 0)
+            rc = CPS_ERR;
+    const char *params[] = {calc_time};
+    if (rc == 0 && db_exec(b->d, err,
+                           "UPDATE {attr}.customer_entities c SET calculated = $1::timestamptz "
+                           "FROM pg_temp.cps_ents b WHERE c.id = b.id",
+                           1, params) < 0)
+        rc = CPS_ERR;
+    if (rc == 0)
+        rc = db_commit(b->d, err);
+    if (rc == 0) {
+        pthread_mutex_lock(&p->lock);
+        for (size_t a = 0; a < p->n; a++)
+            p->attrs[a].values += values[a] + b->direct_rows[a];
+        pthread_mutex_unlock(&p->lock);
+    }
+    free(values);
+    return rc;
+}
+
+/* Fill cps_ents with the batch's entities (committed: it outlives both transactions). */
+static int load_batch_entities(batch *b, cps_error *err)
+{
+    if (db_exec(b->d, err, "TRUNCATE pg_temp.cps_ents", 0, NULL) < 0)
+        return CPS_ERR;
+    db_copy *c = db_copy_in_begin(b->d, "COPY pg_temp.cps_ents (k, id) FROM STDIN", err);
+    if (!c)
+        return CPS_ERR;
+    for (uint32_t k = 1; k <= b->n; k++) {
+        copyin_int(c, k);
+        copyin_str(c, b->ids[k - 1]);
+        copyin_end_row(c);
+    }
+    int rc = db_copy_in_end(c, NULL, err);
+    if (rc == 0 && db_exec(b->d, err, "ANALYZE pg_temp.cps_ents", 0, NULL) < 0)
+        rc = CPS_ERR;
+    return rc;
+}
+
+static int run_batch(plan *p, db *d, char **ids, uint32_t n, cps_error *err)
+{
+    batch b = {.p = p, .d = d, .n = n, .ids = ids};
+    b.aggs = xcalloc(p->n + 1, sizeof *b.aggs);
+    b.skip = xcalloc(p->n + 1, sizeof *b.skip);
+    b.failed = xcalloc((size_t)n * (p->n + 1), 1);
+    b.direct_rows = xcalloc(p->n + 1, sizeof *b.direct_rows);
+    for (size_t a = 0; a < p->n; a++) {
+        const plan_attr *pa = &p->attrs[a];
+        if (pa->usable && pa->path == PATH_MEMORY)
+            b.aggs[a] = agg_new(pa->def.type, pa->kind, n);
+        if (pa->usable && attr_broken(p, a))
+            b.skip[a] = true;
+    }
+    char *calc_time = NULL;
+    int rc = load_batch_entities(&b, err);
+    if (rc == 0)
+        rc = read_batch(&b, &calc_time, err);
+    db_rollback(d); /* the read transaction: nothing to keep */
+    if (rc == 0)
+        rc = write_batch(&b, calc_time, err);
+    if (rc < 0)
+        db_rollback(d);
+    free(calc_time);
+    for (size_t a = 0; a < p->n; a++)
+        agg_free(b.aggs[a]);
+    free(b.aggs);
+    free(b.skip);
+    free(b.failed);
+    free(b.direct_rows);
+    sb_free(&b.direct);
+    sb_free(&b.attempt);
+    return rc;
+}
+
+/* ---- workers ------------------------------------------------------------- */
+
+typedef struct worker {
+    plan *p;
+    db *d;
+    int rc;
+    cps_error err;
+} worker;
+
+/* Take batches until none is left, another worker failed, or a signal came. */
+static void *work(void *arg)
+{
+    worker *w = arg;
+    plan *p = w->p;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        size_t first = p->next;
+        bool stop = p->stop || first >= p->nids;
+        size_t n = stop ? 0 : (p->nids - first < p->batch_size ? p->nids - first : p->batch_size);
+        p->next += n;
+        pthread_mutex_unlock(&p->lock);
+        if (stop)
+            break;
+        if (db_interrupted()) {
+            w->rc = CPS_EINTR;
+            break;
+        }
+        w->rc = run_batch(p, w->d, p->ids + first, (uint32_t)n, &w->err);
+        pthread_mutex_lock(&p->lock);
+        if (w->rc < 0)
+            p->stop = true;
+        else {
+            p->entities += (int64_t)n;
+            p->batches++;
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (w->rc < 0)
+            break;
+        progress_add(p->prog, n);
+    }
+    return NULL;
+}
+
+static int run_workers(plan *p, cps_error *err)
+{
+    run_ctx *ctx = p->ctx;
+    int nworkers = ctx->cfg->workers;
+    size_t batches = (p->nids + p->batch_size - 1) / p->batch_size;
+    if ((size_t)nworkers > batches)
+        nworkers = batches ? (int)batches : 1;
+    worker *w = xcalloc((size_t)nworkers, sizeof *w);
+    int rc = 0;
+    w[0] = (worker){.p = p, .d = ctx->d};
+    for (int i = 1; i < nworkers && rc == 0; i++) {
+        w[i].p = p;
+        rc = db_connect(&w[i].d, ctx->cfg, err);
+        if (rc == 0)
+            rc = setup_session(p, w[i].d, err);
+    }
+    if (rc == 0 && nworkers == 1) {
+        work(&w[0]);
+    } else if (rc == 0) {
+        /* signals go to this thread, which cancels every connection's statement */
+        sigset_t block, old;
+        sigemptyset(&block);
+        sigaddset(&block, SIGINT);
+        sigaddset(&block, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &block, &old);
+        pthread_t *threads = xcalloc((size_t)nworkers, sizeof *threads);
+        for (int i = 0; i < nworkers; i++)
+            pthread_create(&threads[i], NULL, work, &w[i]);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        for (int i = 0; i < nworkers; i++)
+            pthread_join(threads[i], NULL);
+        free(threads);
+    }
+    for (int i = 0; i < nworkers && rc == 0; i++)
+        if (w[i].rc < 0) {
+            rc = w[i].rc;
+            *err = w[i].err;
+        }
+    for (int i = 1; i < nworkers; i++)
+        db_close(w[i].d);
+    free(w);
+    return db_interrupted() ? CPS_EINTR : rc;
+}
+
+/* ---- the step ------------------------------------------------------------ */
+
+static void report(plan *p, double seconds)
+{
+    run_ctx *ctx = p->ctx;
+    json_t *st = run_step_stats(ctx, "attributes");
+    json_object_set_new(st, "entities", json_integer(p->entities));
+    json_object_set_new(st, "batches", json_integer(p->batches));
+    json_object_set_new(st, "one_pass_seconds", json_real(p->shared_seconds));
+    json_t *per = json_object();
+    int64_t failed = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const plan_attr *a = &p->attrs[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "type", json_string(a->usable ? attr_type_name(a->def.type) : "?"));
+        json_object_set_new(o, "path", json_string(a->usable ? path_names[a->path] : "broken"));
+        json_object_set_new(o, "values", json_integer(a->values));
+        json_object_set_new(o, "seconds", json_real(a->seconds));
+        json_object_set_new(o, "failed_entities", json_integer(a->failed_entities));
+        json_object_set_new(per, a->id, o);
+        failed += a->failed_entities;
+        if (a->failed_entities > FAILURES_LOGGED)
+            run_problem(ctx, STEP, "attribute \"%s\" failed for %lld entities in all", a->id,
+                        (long long)a->failed_entities);
+        if (a->usable && a->seconds >= 1)
+            log_info(STEP, "attribute %s: %.1f s on its own (%s)", a->id, a->seconds,
+                     path_names[a->path]);
+    }
+    json_object_set_new(st, "per_attribute", per);
+    if (p->entities)
+        log_info(STEP,
+                 "%lld entities calculated in %.1f s (%.0f entities/s; one pass over "
+                 "events %.1f s), %zu attributes%s",
+                 (long long)p->entities, seconds, (double)p->entities / (seconds > 0 ? seconds : 1),
+                 p->shared_seconds, p->n, failed ? ", with errors" : "");
+    else
+        log_info(STEP, "no entity is due for calculation");
+}
+
+int attr_step(run_ctx *ctx, cps_error *err)
+{
+    int rc = context_step(ctx, err);
+    if (rc < 0)
+        return rc;
+    double t0 = now_seconds();
+    plan p = {.ctx = ctx};
+    pthread_mutex_init(&p.lock, NULL);
+    p.batch_size = ctx->cfg->batch_size > 0 ? (size_t)ctx->cfg->batch_size : DEFAULT_BATCH_ENTITIES;
+    db *d = ctx->d;
+    if (rc == 0)
+        rc = resync_entities(&p, d, err);
+    if (rc == 0)
+        rc = load_columns(&p, d, err);
+    if (rc == 0)
+        rc = load_definitions(&p, d, err);
+    if (rc == 0)
+        rc = setup_session(&p, d, err);
+    if (rc == 0)
+        rc = compile(&p, d, err);
+    if (rc == 0)
+        rc = load_due(&p, d, err);
+    if (rc == 0 && p.nids) {
+        log_info(STEP, "%zu entities due, %zu attributes, batches of %zu on %d connection%s",
+                 p.nids, p.n, p.batch_size, ctx->cfg->workers, ctx->cfg->workers > 1 ? "s" : "");
+        p.prog = progress_begin(STEP, "entities", p.nids);
+        rc = run_workers(&p, err);
+        progress_end(p.prog);
+    }
+    report(&p, now_seconds() - t0);
+    plan_free(&p);
+    return rc;
+}

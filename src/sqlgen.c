@@ -1,0 +1,258 @@
+/* sqlgen — SQL for attribute definitions (see sqlgen.h). */
+#include "sqlgen.h"
+
+#include <string.h>
+
+unsigned sqlgen_needs(attr_type t)
+{
+    switch (t) {
+    case AT_AVG:
+    case AT_SUM:
+        return SG_NUMERIC;
+    case AT_FIRST:
+    case AT_LAST:
+        return SG_ORDER;
+    case AT_MOST_FREQUENT:
+    case AT_LEAST_FREQUENT:
+        return SG_WEIGHT;
+    default:
+        return 0;
+    }
+}
+
+/* Operator SQL, between newlines and parentheses. */
+static void expr(strbuf *out, const char *sql, const char *fallback)
+{
+    sb_append(out, "(\n");
+    sb_append(out, sql ? sql : fallback);
+    sb_append(out, "\n)");
+}
+
+/* The event row's columns: the log's own, with the entity filled in. */
+static void event_columns(strbuf *out, char *const *columns, size_t ncolumns)
+{
+    int has_entity = 0;
+    for (size_t i = 0; i < ncolumns; i++) {
+        if (i)
+            sb_append(out, ", ");
+        if (!strcmp(columns[i], "customer_entity_id")) {
+            sb_append(out, "m.customer_entity_id AS customer_entity_id");
+            has_entity = 1;
+        } else {
+            sb_append(out, "ce.");
+            sql_append_ident(out, columns[i]);
+        }
+    }
+    if (!has_entity)
+        sb_append(out, ncolumns ? ", m.customer_entity_id AS customer_entity_id"
+                                : "m.customer_entity_id AS customer_entity_id");
+}
+
+void sqlgen_events(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns)
+{
+    sb_append(out, "SELECT ");
+    event_columns(out, columns, ncolumns);
+    /* OFFSET 0 keeps the planner from evaluating expressions on events of
+     * other entities before the join: a failure must belong to the batch */
+    sql_expand_into(out, s,
+                    ", b.k AS cps_k FROM pg_temp.cps_ents b "
+                    "JOIN {ps}.matching m ON m.customer_entity_id = b.id "
+                    "JOIN {ce}.customer_events ce ON ce.id = m.customer_event_id "
+                    "WHERE b.cps_on OFFSET 0");
+}
+
+/* The conditions on the event row: the lists and the filter. */
+static void conditions(strbuf *out, const attr_def *d, int n)
+{
+    static const struct {
+        const char *column, *list;
+    } lists[] = {{"source_id", "sources"}, {"type", "types"}, {"version", "versions"}};
+    const attr_list *l[] = {&d->sources, &d->types, &d->versions};
+    int any = 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (!l[i]->n)
+            continue;
+        sb_appendf(
+            out,
+            "%scustomer_events.%s = ANY ((SELECT %s FROM pg_temp.cps_defs WHERE n = %d)::text[])",
+            any++ ? " AND " : "", lists[i].column, lists[i].list, n);
+    }
+    if (d->filter) {
+        sb_append(out, any++ ? " AND " : "");
+        expr(out, d->filter, NULL);
+    }
+    if (!any)
+        sb_append(out, "true");
+}
+
+/* FROM (inner rows) AS inner_row WHERE outer_filter: shared by every form. */
+static void inner_rows(strbuf *out, const attr_def *d, int n)
+{
+    sb_append(out, " FROM (SELECT customer_events.*, x.value, x.weight FROM (SELECT ");
+    expr(out, d->value, NULL);
+    sb_append(out, " AS value, ");
+    expr(out, d->weight, "1");
+    sb_append(out, " AS weight WHERE ");
+    conditions(out, d, n);
+    sb_append(out, ") AS x) AS inner_row WHERE ");
+    if (d->outer_filter)
+        expr(out, d->outer_filter, NULL);
+    else
+        sb_append(out, "true");
+}
+
+void sqlgen_branch(strbuf *out, const attr_def *d, int n, unsigned needs)
+{
+    sb_appendf(out, "SELECT %d AS a, o.v, o.w, o.t, o.e FROM (SELECT ", n);
+    expr(out, d->outer_value, "value");
+    sb_append(out, needs & SG_NUMERIC ? "::numeric::text AS v, " : "::text AS v, ");
+    if (needs & SG_WEIGHT) {
+        sb_append(out, "((inner_row.weight) * ");
+        expr(out, d->outer_weight, "1");
+        sb_append(out, ")::numeric::text AS w, ");
+    } else
+        sb_append(out, "NULL::text AS w, ");
+    if (needs & SG_ORDER)
+        sb_append(out, "inner_row.event_time::text AS t, inner_row.id::text AS e");
+    else
+        sb_append(out, "NULL::text AS t, NULL::text AS e");
+    inner_rows(out, d, n);
+    sb_append(out, ") AS o WHERE o.v IS NOT NULL");
+}
+
+void sqlgen_extract(strbuf *out, const char *events, const char *branches)
+{
+    sb_append(out, "SELECT customer_events.cps_k, x.a, x.v, x.w, x.t, x.e FROM (");
+    sb_append(out, events);
+    sb_append(out, ") AS customer_events CROSS JOIN LATERAL (");
+    sb_append(out, branches);
+    sb_append(out, ") AS x");
+}
+
+/* The typed outer rows of one attribute: (k, v, w, t, e), v never NULL. */
+static void typed_rows(strbuf *out, const char *events, const attr_def *d, int n)
+{
+    sb_append(out, "SELECT o.k, o.v, o.w, o.t, o.e FROM (SELECT inner_row.cps_k AS k, ");
+    expr(out, d->outer_value, "value");
+    sb_append(out, " AS v, ((inner_row.weight) * ");
+    expr(out, d->outer_weight, "1");
+    sb_append(out, ")::numeric AS w, inner_row.event_time AS t, inner_row.id AS e FROM (SELECT "
+                   "customer_events.*, x.value, x.weight FROM (");
+    sb_append(out, events);
+    sb_append(out, ") AS customer_events CROSS JOIN LATERAL (SELECT ");
+    expr(out, d->value, NULL);
+    sb_append(out, " AS value, ");
+    expr(out, d->weight, "1");
+    sb_append(out, " AS weight WHERE ");
+    conditions(out, d, n);
+    sb_append(out, ") AS x) AS inner_row WHERE ");
+    if (d->outer_filter)
+        expr(out, d->outer_filter, NULL);
+    else
+        sb_append(out, "true");
+    sb_append(out, ") AS o WHERE o.v IS NOT NULL");
+}
+
+void sqlgen_value_probe(strbuf *out, const char *events, const attr_def *d, int n)
+{
+    sb_append(out, "SELECT r.v FROM (");
+    typed_rows(out, events, d, n);
+    sb_append(out, ") AS r");
+}
+
+void sqlgen_aggregate(strbuf *out, const char *events, const attr_def *d, int n, bool collate_c)
+{
+    const char *c = collate_c ? " COLLATE \"C\"" : "";
+    strbuf rows = STRBUF_INIT;
+    typed_rows(&rows, events, d, n);
+    const char *r = sb_str(&rows);
+    switch (d->type) {
+    case AT_AVG:
+        sb_appendf(out, "SELECT r.k, avg(r.v::numeric)::text FROM (%s) r GROUP BY r.k", r);
+        break;
+    case AT_SUM:
+        sb_appendf(out, "SELECT r.k, sum(r.v::numeric)::text FROM (%s) r GROUP BY r.k", r);
+        break;
+    case AT_MIN:
+    case AT_MAX:
+        /* by the type's ordering: also for types without min()/max(), like boolean */
+        sb_appendf(out, "SELECT DISTINCT ON (r.k) r.k, r.v::text FROM (%s) r ORDER BY r.k, r.v%s%s",
+                   r, c, d->type == AT_MAX ? " DESC" : "");
+        break;
+    case AT_FIRST:
+        sb_appendf(out,
+                   "SELECT DISTINCT ON (r.k) r.k, r.v::text FROM (%s) r "
+                   "ORDER BY r.k, r.t, r.e COLLATE \"C\", r.v%s",
+                   r, c);
+        break;
+    case AT_LAST:
+        sb_appendf(out,
+                   "SELECT DISTINCT ON (r.k) r.k, r.v::text FROM (%s) r "
+                   "ORDER BY r.k, r.t DESC, r.e COLLATE \"C\" DESC, r.v%s DESC",
+                   r, c);
+        break;
+    case AT_MOST_FREQUENT:
+    case AT_LEAST_FREQUENT:
+        sb_appendf(out,
+                   "SELECT DISTINCT ON (s.k) s.k, s.v::text FROM (SELECT r.k, r.v, "
+                   "coalesce(sum(r.w), 0) AS w FROM (%s) r GROUP BY r.k, r.v) s "
+                   "ORDER BY s.k, s.w%s, s.v%s",
+                   r, d->type == AT_MOST_FREQUENT ? " DESC" : "", c);
+        break;
+    case AT_LIST:
+        sb_appendf(out, "SELECT s.k, s.v::text FROM (SELECT DISTINCT r.k, r.v FROM (%s) r) s", r);
+        break;
+    case AT_NUM_OF_UNIQUE:
+        sb_appendf(out, "SELECT r.k, count(DISTINCT r.v)::text FROM (%s) r GROUP BY r.k", r);
+        break;
+    case AT_VALUE:
+        sb_appendf(out,
+                   "SELECT DISTINCT ON (r.k) r.k, r.v::text FROM (%s) r "
+                   "ORDER BY r.k, r.v::text COLLATE \"C\"",
+                   r);
+        break;
+    case AT_CUSTOM:
+        break;
+    }
+    sb_free(&rows);
+}
+
+/* The custom query without trailing semicolons and comments, which a
+ * subquery cannot hold. */
+static void custom_query(strbuf *out, const char *query)
+{
+    sb_append(out, "(\n");
+    sb_appendn(out, query, sql_statement_length(query, strlen(query)));
+    sb_append(out, "\n) AS cps_q");
+}
+
+static void custom_base(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns)
+{
+    sb_append(out, "WITH base AS (SELECT ");
+    event_columns(out, columns, ncolumns);
+    sql_expand_into(out, s,
+                    " FROM {ps}.matching m "
+                    "JOIN {ce}.customer_events ce ON ce.id = m.customer_event_id "
+                    "WHERE m.customer_entity_id = b.id) ");
+}
+
+void sqlgen_custom(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
+                   const char *query)
+{
+    sb_append(out, "SELECT b.k, q.value::text FROM (SELECT * FROM pg_temp.cps_ents WHERE cps_on "
+                   "OFFSET 0) b CROSS JOIN LATERAL (");
+    custom_base(out, s, columns, ncolumns);
+    sb_append(out, "SELECT cps_q.value FROM ");
+    custom_query(out, query);
+    sb_append(out, ") AS q WHERE q.value IS NOT NULL");
+}
+
+void sqlgen_custom_probe(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
+                         const char *query)
+{
+    sb_append(out, "SELECT * FROM pg_temp.cps_ents b CROSS JOIN LATERAL (");
+    custom_base(out, s, columns, ncolumns);
+    sb_append(out, "SELECT * FROM ");
+    custom_query(out, query);
+    sb_append(out, ") AS q");
+}

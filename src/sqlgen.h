@@ -1,0 +1,58 @@
+/*
+ * sqlgen — the SQL that evaluates attribute definitions (SPEC §4.2) for a
+ * batch of entities, without a database.
+ *
+ * The batch is the temporary table pg_temp.cps_ents (k int, id text,
+ * cps_on bool): k numbers the entities 1..n and only rows with cps_on are
+ * evaluated (so a failing batch can be split without new SQL). The event row
+ * an expression sees is every column of {ce}.customer_events, with
+ * customer_entity_id set to the entity, plus cps_k; the inner row adds
+ * `value` and `weight`. Operator SQL is pasted verbatim between newlines, so
+ * a trailing "-- comment" cannot swallow CPS's own text.
+ *
+ * Every function appends to `out`; strings are borrowed.
+ */
+#ifndef CPS_SQLGEN_H
+#define CPS_SQLGEN_H
+
+#include "attrdef.h"
+#include "sqltext.h"
+
+/* What a branch must carry besides the value. */
+enum {
+    SG_WEIGHT = 1,  /* final weight (most/least_frequent) */
+    SG_ORDER = 2,   /* event_time and event id (first/last) */
+    SG_NUMERIC = 4, /* cast the value to numeric (avg/sum) */
+};
+
+/* Which of those the type needs. */
+unsigned sqlgen_needs(attr_type t);
+
+/* The batch's event rows, as a derived table body (no parentheses). */
+void sqlgen_events(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns);
+
+/* One attribute's branch of the LATERAL: rows (a, v, w, t, e) of text, where
+ * a is the attribute's number n in the plan and v is never NULL. */
+void sqlgen_branch(strbuf *out, const attr_def *d, int n, unsigned needs);
+
+/* The extraction: COPY body giving (k, a, v, w, t, e) for every branch. */
+void sqlgen_extract(strbuf *out, const char *events, const char *branches);
+
+/* A query whose single column v has the type of the attribute's final values
+ * (for describing; it is never run). */
+void sqlgen_value_probe(strbuf *out, const char *events, const attr_def *d, int n);
+
+/* Aggregation by PostgreSQL itself (for value types CPS cannot order in
+ * memory): COPY body giving (k, value text). collate_c: the value type is
+ * collatable, so text compares by bytes. */
+void sqlgen_aggregate(strbuf *out, const char *events, const attr_def *d, int n, bool collate_c);
+
+/* A custom attribute: COPY body giving (k, value text); base holds the
+ * entity's events (columns as in sqlgen_events, without cps_k). */
+void sqlgen_custom(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
+                   const char *query);
+/* The custom query's own columns (for describing): k, id, cps_on, then them. */
+void sqlgen_custom_probe(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
+                         const char *query);
+
+#endif

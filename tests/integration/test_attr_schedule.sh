@@ -1,0 +1,89 @@
+# Which entities are calculated (SPEC §4.5), and that batches and workers do
+# not change results: activity, staleness, merges, calculated = NULL, and the
+# setup guide's "run attributes from scratch" (TRUNCATE ... CASCADE).
+source "$(dirname "$0")/lib.sh"
+newdb
+"$CPS_GEN" --events 4000 --quiet
+expect_status 0 cps stitch
+expect_status 0 cps attributes
+entities=$(sql "SELECT count(*) FROM cdp_attr.customer_entities")
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_attr.customer_entities WHERE calculated IS NULL")" "all calculated"
+assert_eq 20 "$(sql "SELECT count(DISTINCT attribute_id) FROM cdp_attr.customer_attributes")" "every attribute has values"
+reference=$(table_digest cdp_attr.customer_attributes)
+calculated() { sql "SELECT count(*) FROM cdp_attr.customer_entities WHERE calculated > '$1'"; }
+
+# Nothing is due: a second run calculates nothing.
+expect_status 0 cps attributes
+assert_contains "$OUT" "no entity is due"
+
+# Batches of 7 entities on 3 connections give the same values.
+sql "UPDATE cdp_attr.customer_entities SET calculated = NULL"
+echo '{"batch_size": 7, "workers": 3}' >"$TEST_TMP/par.json"
+expect_status 0 cps -c "$TEST_TMP/par.json" attributes
+assert_contains "$OUT" "on 3 connections"
+assert_eq "$reference" "$(table_digest cdp_attr.customer_attributes)" "batches and workers change nothing"
+# ... and so does the other engine.
+sql "UPDATE cdp_attr.customer_entities SET calculated = NULL"
+CPS_FORCE_SQL_AGGREGATION=1 expect_status 0 cps attributes
+assert_eq "$reference" "$(table_digest cdp_attr.customer_attributes)" "PostgreSQL's aggregation agrees"
+
+# Activity: new events for two entities recalculate exactly those.
+mark=$(sql "SELECT now()")
+sql "INSERT INTO cdp_ce.customer_events (id, event_id, source_id, event_time, type, version, payload)
+     SELECT id || '-again', event_id, source_id, event_time + interval '1 day', type, version, payload
+       FROM cdp_ce.customer_events WHERE id IN (
+         SELECT min(customer_event_id) FROM cdp_ps.matching GROUP BY customer_entity_id
+          ORDER BY customer_entity_id LIMIT 2)"
+expect_status 0 cps stitch
+expect_status 0 cps attributes
+assert_eq 2 "$(calculated "$mark")" "only the active entities"
+
+# Staleness: after recalculate_after_hours without activity.
+mark=$(sql "SELECT now()")
+sql "UPDATE cdp_attr.customer_entities SET calculated = now() - interval '49 hours', modified = now() - interval '50 hours'
+      WHERE id IN (SELECT id FROM cdp_attr.customer_entities ORDER BY id LIMIT 5)"
+echo '{"recalculate_after_hours": 100}' >"$TEST_TMP/long.json"
+expect_status 0 cps -c "$TEST_TMP/long.json" attributes
+assert_eq 0 "$(calculated "$mark")" "not stale under a 100 hour rule"
+expect_status 0 cps attributes
+assert_eq 5 "$(calculated "$mark")" "stale after the default 48 hours"
+
+# A merge: the absorbed entity's rows go, the survivor is recalculated. Two new
+# page views carry a cookie of each of two entities and a shared "glue" id.
+read -r a b <<<"$(sql "SELECT string_agg(id, ' ') FROM (SELECT e.id FROM cdp_ps.entities e
+  WHERE EXISTS (SELECT 1 FROM cdp_ps.identifiers i WHERE i.customer_entity_id = e.id
+                  AND i.attribute_id = 'stitching_cookie_id')
+  ORDER BY e.first_event_time LIMIT 2) s")"
+pv=$(sql "SELECT md5('web' || 'page_view' || '1-0-0')")
+sql "INSERT INTO public.attributes (id) VALUES ('stitching_glue');
+     INSERT INTO cdp_ps.stitching_attributes_config VALUES ('stitching_glue', '$pv', 'payload->>''glue''');
+     INSERT INTO cdp_ce.customer_events (id, event_id, source_id, event_time, type, version, payload)
+     SELECT 'glue-' || i.customer_entity_id, '$pv', 'web', now(), 'page_view', '1-0-0',
+            jsonb_build_object('cookie_id', min(i.value), 'glue', 'g')
+       FROM cdp_ps.identifiers i WHERE i.customer_entity_id IN ('$a', '$b')
+        AND i.attribute_id = 'stitching_cookie_id' GROUP BY i.customer_entity_id"
+mark=$(sql "SELECT now()")
+expect_status 0 cps stitch
+assert_eq 1 "$(sql "SELECT count(*) FROM cdp_ps.entity_merges WHERE merged_id = '$b' AND into_id = '$a'")" "merged"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_attr.customer_attributes WHERE customer_entity_id = '$b'")" "absorbed rows gone"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_attr.customer_entities WHERE id = '$b'")" "absorbed entity gone"
+expect_status 0 cps attributes
+assert_eq t "$(sql "SELECT calculated > '$mark' FROM cdp_attr.customer_entities WHERE id = '$a'")" "survivor recalculated"
+
+# calculated = NULL recalculates everything, keeping the data meanwhile.
+before=$(sql "SELECT count(*) FROM cdp_attr.customer_attributes")
+sql "UPDATE cdp_attr.customer_entities SET calculated = NULL"
+assert_eq "$before" "$(sql "SELECT count(*) FROM cdp_attr.customer_attributes")" "data kept until recalculated"
+mark=$(sql "SELECT now()")
+expect_status 0 cps attributes
+entities=$(sql "SELECT count(*) FROM cdp_attr.customer_entities")
+assert_eq "$entities" "$(calculated "$mark")" "all recalculated"
+
+# The setup guide: TRUNCATE customer_entities CASCADE, and the next run rebuilds all.
+reference=$(table_digest cdp_attr.customer_attributes)
+sql "SET client_min_messages = warning; TRUNCATE TABLE cdp_attr.customer_entities CASCADE"
+expect_status 0 cps attributes
+assert_contains "$OUT" "are back"
+assert_eq "$entities" "$(sql "SELECT count(*) FROM cdp_attr.customer_entities")" "entities recreated"
+assert_eq "$reference" "$(table_digest cdp_attr.customer_attributes)" "attributes rebuilt from scratch"
+pass
