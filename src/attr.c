@@ -312,6 +312,7 @@ static int compile(plan *p, db *d, cps_error *err)
         strbuf sql = STRBUF_INIT;
         sqlgen_extract(&sql, p->events, sb_str(&branches));
         p->combined = copy_statement(&sql);
+        log_debug(STEP, "one pass over the events: %s", p->combined);
         sb_free(&sql);
     }
     sb_free(&branches);

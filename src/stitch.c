@@ -1005,6 +1005,15 @@ static int from_scratch(stitcher *s, cps_error *err)
                      idtab_count(p.held_back));
     }
     full_pass_free(&p);
+    /* The planner needs statistics for the next steps' joins right away:
+     * autovacuum would analyze the new tables only later. */
+    if (rc == 0)
+        rc = db_exec(s->d, err,
+                     "ANALYZE {ps}.matching; ANALYZE {ps}.identifiers; ANALYZE {ps}.entities; "
+                     "ANALYZE {attr}.customer_entities",
+                     0, NULL) < 0
+                 ? CPS_ERR
+                 : 0;
     /* Events queued while the full pass ran are stitched now. */
     return rc == 0 ? incremental(s, err) : rc;
 }
