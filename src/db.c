@@ -327,6 +327,21 @@ int64_t db_exec_raw(db *d, cps_error *err, const char *sql, int nparams, const c
     return n;
 }
 
+int64_t db_exec_single(db *d, cps_error *err, const char *sql)
+{
+    PGresult *res = PQexecParams(d->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        int rc = fail(d, res, err);
+        PQclear(res);
+        return rc;
+    }
+    const char *t = PQcmdTuples(res);
+    int64_t n = (t && *t) ? strtoll(t, NULL, 10) : 0;
+    PQclear(res);
+    return n;
+}
+
 int64_t db_exec(db *d, cps_error *err, const char *tmpl, int nparams, const char *const *params)
 {
     char *sql = db_sql(d, tmpl);
@@ -338,7 +353,8 @@ int64_t db_exec(db *d, cps_error *err, const char *tmpl, int nparams, const char
 PGresult *db_query_raw(db *d, cps_error *err, const char *sql, int nparams,
                        const char *const *params)
 {
-    PGresult *res = run(d, sql, nparams, params);
+    /* always one statement: queries may be operator-written (context) */
+    PGresult *res = PQexecParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         fail(d, res, err);
         PQclear(res);
@@ -390,6 +406,31 @@ PGresult *db_describe(db *d, const char *sql, cps_error *err)
         return NULL;
     }
     return res;
+}
+
+int db_prefer_index_lookups(db *d, cps_error *err)
+{
+    int64_t rc = db_exec_raw(d, err,
+                             "SELECT pg_catalog.set_config('enable_hashjoin', 'off', true), "
+                             "pg_catalog.set_config('enable_mergejoin', 'off', true)",
+                             0, NULL);
+    return rc < 0 ? (int)rc : 0;
+}
+
+int64_t db_estimated_rows(db *d, const char *table_tmpl)
+{
+    char *table = db_sql(d, table_tmpl);
+    const char *params[] = {table};
+    char *v = NULL;
+    cps_error ignored;
+    db_query_value(d, &ignored, &v, NULL,
+                   "SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class "
+                   "WHERE oid = $1::regclass",
+                   1, params);
+    int64_t n = v ? strtoll(v, NULL, 10) : 0;
+    free(v);
+    free(table);
+    return n;
 }
 
 static int simple(db *d, cps_error *err, const char *sql)
@@ -638,4 +679,67 @@ int db_lock(db *d, cps_error *err)
     free(holder);
     free(key);
     return CPS_ELOCKED;
+}
+
+struct db_indexes {
+    char *table; /* qualified, quoted */
+    int n;
+    char **create; /* statements that build each index again */
+};
+
+int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *err)
+{
+    *out = NULL;
+    char *table = db_sql(d, table_tmpl);
+    const char *params[] = {table};
+    PGresult *res = db_query(
+        d, err,
+        "SELECT i.indexrelid::regclass::text, pg_catalog.pg_get_indexdef(i.indexrelid), "
+        "pg_catalog.quote_ident(c.conname), pg_catalog.pg_get_constraintdef(c.oid) "
+        "FROM pg_catalog.pg_index i LEFT JOIN pg_catalog.pg_constraint c "
+        "ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u') "
+        "WHERE i.indrelid = $1::regclass ORDER BY 1",
+        1, params);
+    if (!res) {
+        free(table);
+        return db_interrupted() ? CPS_EINTR : CPS_ERR;
+    }
+    db_indexes *ix = xcalloc(1, sizeof *ix);
+    ix->table = table;
+    ix->create = xcalloc((size_t)PQntuples(res) + 1, sizeof *ix->create);
+    int rc = 0;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+        char *drop, *create;
+        if (!PQgetisnull(res, i, 2)) {
+            drop = xasprintf("ALTER TABLE %s DROP CONSTRAINT %s", table, PQgetvalue(res, i, 2));
+            create = xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", table, PQgetvalue(res, i, 2),
+                               PQgetvalue(res, i, 3));
+        } else {
+            drop = xasprintf("DROP INDEX %s", PQgetvalue(res, i, 0));
+            create = xstrdup(PQgetvalue(res, i, 1));
+        }
+        if (db_exec_raw(d, err, drop, 0, NULL) < 0) {
+            rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
+            free(create);
+        } else
+            ix->create[ix->n++] = create;
+        free(drop);
+    }
+    PQclear(res);
+    *out = ix;
+    return rc;
+}
+
+int db_indexes_restore(db *d, db_indexes *ix, cps_error *err)
+{
+    int rc = 0;
+    for (int i = 0; i < ix->n; i++) {
+        if (rc == 0 && db_exec_raw(d, err, ix->create[i], 0, NULL) < 0)
+            rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
+        free(ix->create[i]);
+    }
+    free(ix->create);
+    free(ix->table);
+    free(ix);
+    return rc;
 }

@@ -38,6 +38,9 @@ char *db_sql(const db *d, const char *tmpl);
 /* Run a statement (template) with text parameters; returns rows affected (>= 0). */
 int64_t db_exec(db *d, cps_error *err, const char *tmpl, int nparams, const char *const *params);
 int64_t db_exec_raw(db *d, cps_error *err, const char *sql, int nparams, const char *const *params);
+/* Run finished SQL as exactly one statement (the extended protocol refuses
+ * more): for operator-written SQL, which must not smuggle in a second one. */
+int64_t db_exec_single(db *d, cps_error *err, const char *sql);
 /* Run a query returning rows (template); NULL on error. Caller PQclears. */
 PGresult *db_query(db *d, cps_error *err, const char *tmpl, int nparams, const char *const *params);
 PGresult *db_query_raw(db *d, cps_error *err, const char *sql, int nparams,
@@ -51,6 +54,13 @@ int db_query_value(db *d, cps_error *err, char **value, int *found, const char *
  * (PQnfields/PQftype/PQfname of the returned result); NULL on error, e.g.
  * when the SQL does not compile. Caller PQclears. */
 PGresult *db_describe(db *d, const char *sql, cps_error *err);
+
+/* For the rest of the current transaction, plan joins as index lookups
+ * (no hash or merge joins): a small batch against a large history costs
+ * what the batch touches, whatever the statistics say. */
+int db_prefer_index_lookups(db *d, cps_error *err);
+/* PostgreSQL's estimate of a table's rows (template name), 0 if unknown. */
+int64_t db_estimated_rows(db *d, const char *table_tmpl);
 
 /* Transactions. db_begin_read starts REPEATABLE READ READ ONLY (one snapshot). */
 int db_begin(db *d, cps_error *err);
@@ -77,6 +87,17 @@ void copyin_int(db_copy *c, int64_t v);
 void copyin_end_row(db_copy *c);
 int db_copy_in_end(db_copy *c, int64_t *nrows, cps_error *err);
 void db_copy_in_abort(db_copy *c);
+
+/*
+ * Bulk loads into an emptied table are several times faster without its
+ * indexes: db_indexes_drop() drops every index of the table (constraints
+ * through ALTER TABLE) and remembers their definitions; db_indexes_restore()
+ * builds them again (sorted builds) and frees the list. Both run inside the
+ * caller's transaction, so a failure or kill leaves the indexes as they were.
+ */
+typedef struct db_indexes db_indexes;
+int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *err);
+int db_indexes_restore(db *d, db_indexes *ix, cps_error *err);
 
 /* Take CPS's session-level advisory lock for the configured schemas, or
  * return CPS_ELOCKED with a message naming the holder. */

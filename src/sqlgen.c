@@ -129,6 +129,45 @@ void sqlgen_extract(strbuf *out, const char *events, const char *branches)
     sb_append(out, ") AS x");
 }
 
+bool sqlgen_simple(const attr_def *d)
+{
+    return (!d->outer_value || !strcmp(d->outer_value, "value")) && !d->outer_filter &&
+           (!d->outer_weight || !strcmp(d->outer_weight, "1"));
+}
+
+void sqlgen_columns(strbuf *out, const attr_def *d, int n, unsigned needs)
+{
+    sb_append(out, "CASE WHEN ");
+    conditions(out, d, n);
+    sb_append(out, " THEN ");
+    expr(out, d->value, NULL);
+    sb_append(out, needs & SG_NUMERIC ? "::numeric::text END" : "::text END");
+    if (needs & SG_WEIGHT) {
+        sb_append(out, ", CASE WHEN ");
+        conditions(out, d, n);
+        sb_append(out, " THEN ");
+        expr(out, d->weight, "1");
+        sb_append(out, "::numeric::text END");
+    }
+}
+
+void sqlgen_one_pass(strbuf *out, const char *events, const char *branches, const char *columns,
+                     bool with_time)
+{
+    sb_appendf(out, "SELECT customer_events.cps_k, %s, customer_events.id::text, x.a, x.v, x.w",
+               with_time ? "customer_events.event_time::text" : "NULL::text");
+    if (*columns) {
+        sb_append(out, ",\n");
+        sb_append(out, columns);
+    }
+    sb_append(out, " FROM (");
+    sb_append(out, events);
+    sb_append(out, ") AS customer_events LEFT JOIN LATERAL (");
+    sb_append(out,
+              *branches ? branches : "SELECT NULL::int AS a, NULL::text AS v, NULL::text AS w");
+    sb_append(out, *branches ? ") AS x ON true" : " WHERE false) AS x ON true");
+}
+
 /* The typed outer rows of one attribute: (k, v, w, t, e), v never NULL. */
 static void typed_rows(strbuf *out, const char *events, const attr_def *d, int n)
 {

@@ -38,6 +38,20 @@ void sqlgen_branch(strbuf *out, const attr_def *d, int n, unsigned needs);
 /* The extraction: COPY body giving (k, a, v, w, t, e) for every branch. */
 void sqlgen_extract(strbuf *out, const char *events, const char *branches);
 
+/* True if the definition's final value is its value: no outer_value (or
+ * just "value"), outer_weight or outer_filter. If its value is not
+ * set-returning either, it can be a column of the one pass. */
+bool sqlgen_simple(const attr_def *d);
+/* A simple definition as columns of the one pass: its value (NULL where the
+ * event does not count) and, with SG_WEIGHT, its weight. */
+void sqlgen_columns(strbuf *out, const attr_def *d, int n, unsigned needs);
+/* The one pass over a batch's events, one row per event (more when a
+ * branch yields several): k, event_time, event id, then (a, v, w) of the
+ * branches (NULL if none), then the columns. `branches` or `columns` may be
+ * empty. with_time: event_time is needed (first/last), else NULL. */
+void sqlgen_one_pass(strbuf *out, const char *events, const char *branches, const char *columns,
+                     bool with_time);
+
 /* A query whose single column v has the type of the attribute's final values
  * (for describing; it is never run). */
 void sqlgen_value_probe(strbuf *out, const char *events, const attr_def *d, int n);

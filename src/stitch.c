@@ -38,6 +38,8 @@ typedef struct cfg_row {
     int group;   /* index into groups */
     int attr;    /* index into attrs: the identifier's tag */
     bool broken; /* does not compile: its group's events stay queued */
+    bool srf;    /* set-returning: it may yield several values */
+    int slot;    /* scalar rows: its column in the full pass's select list */
 } cfg_row;
 
 typedef struct stitcher {
@@ -51,7 +53,11 @@ typedef struct stitcher {
     char **attrs; /* distinct attribute_id values */
     size_t nattrs;
     char *branches; /* the LATERAL body evaluating every expression */
+    char *full_sql; /* the full pass: scalar expressions as columns, the rest LATERAL */
+    int nslots;     /* columns of scalar expressions in the full pass */
+    int **slot_row; /* [group][slot] -> config row, or -1 */
     long batch_size;
+    bool index_lookups; /* batches are small next to the history: no hash joins */
     /* totals for the run's stats */
     int64_t events, identifiers_new, merges, entities_new, failed, too_long, batches;
     double read_s, resolve_s, write_s;
@@ -70,6 +76,96 @@ static int index_of(char ***list, size_t *n, const char *s)
     *list = xrealloc(*list, (*n + 1) * sizeof **list);
     (*list)[*n] = xstrdup(s);
     return (int)(*n)++;
+}
+
+/* Is the expression set-returning? PostgreSQL refuses those inside CASE. */
+static int is_set_returning(stitcher *s, const cfg_row *r, bool *srf, cps_error *err)
+{
+    strbuf sql = STRBUF_INIT;
+    sb_append(&sql, "SELECT CASE WHEN false THEN (\n");
+    sb_append(&sql, r->expr);
+    sql_expand_into(&sql, db_schemas(s->d),
+                    "\n)::text END FROM {ce}.customer_events AS customer_events WHERE false");
+    cps_error e;
+    int64_t rc = db_exec_single(s->d, &e, sb_str(&sql));
+    sb_free(&sql);
+    if (rc == CPS_EINTR)
+        return CPS_EINTR;
+    *srf = rc < 0;
+    if (rc < 0 && strcmp(e.sqlstate, "0A000") != 0) {
+        *err = e;
+        return CPS_ERR;
+    }
+    return 0;
+}
+
+/*
+ * The full pass reads every event once, so its per-event cost matters most:
+ * a LATERAL branch costs a rescan per event and expression. Scalar
+ * expressions therefore become CASE columns chosen by the event's group (an
+ * event's k-th expression goes to column k); only set-returning ones go
+ * through the LATERAL. Rows: id, event_time, broken, group, c, v, then the
+ * columns.
+ */
+static int plan_full_pass(stitcher *s, cps_error *err)
+{
+    int *used = xcalloc(s->ngroups + 1, sizeof *used);
+    strbuf lateral = STRBUF_INIT;
+    int srfs = 0;
+    for (size_t i = 0; i < s->nrows; i++) {
+        cfg_row *r = &s->rows[i];
+        r->slot = -1;
+        if (s->group_broken[r->group])
+            continue;
+        int rc = is_set_returning(s, r, &r->srf, err);
+        if (rc < 0) {
+            free(used);
+            sb_free(&lateral);
+            return rc;
+        }
+        if (r->srf) {
+            if (srfs++)
+                sb_append(&lateral, "\n  UNION ALL ");
+            sb_appendf(&lateral,
+                       "SELECT %zu AS c, (\n%s\n)::text AS v WHERE customer_events.cps_g = %d", i,
+                       r->expr, r->group);
+        } else {
+            r->slot = used[r->group]++;
+            if (r->slot + 1 > s->nslots)
+                s->nslots = r->slot + 1;
+        }
+    }
+    s->slot_row = xcalloc(s->ngroups + 1, sizeof *s->slot_row);
+    for (size_t g = 0; g < s->ngroups; g++) {
+        s->slot_row[g] = xcalloc((size_t)s->nslots + 1, sizeof **s->slot_row);
+        for (int k = 0; k <= s->nslots; k++)
+            s->slot_row[g][k] = -1;
+    }
+    strbuf sql = STRBUF_INIT;
+    sql_expand_into(&sql, db_schemas(s->d),
+                    "COPY (SELECT customer_events.id, customer_events.event_time, "
+                    "customer_events.cps_broken, customer_events.cps_g, x.c, x.v");
+    for (int k = 0; k < s->nslots; k++) {
+        sb_append(&sql, ",\n CASE customer_events.cps_g");
+        for (size_t i = 0; i < s->nrows; i++) {
+            const cfg_row *r = &s->rows[i];
+            if (r->slot != k)
+                continue;
+            s->slot_row[r->group][k] = (int)i;
+            sb_appendf(&sql, " WHEN %d THEN (\n%s\n)::text", r->group, r->expr);
+        }
+        sb_append(&sql, " END");
+    }
+    sql_expand_into(&sql, db_schemas(s->d),
+                    " FROM (SELECT e.*, g.cps_g, g.cps_broken FROM {ce}.customer_events e "
+                    "LEFT JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id) "
+                    "AS customer_events LEFT JOIN LATERAL (");
+    sb_append(&sql, srfs ? sb_str(&lateral) : "SELECT NULL::int AS c, NULL::text AS v WHERE false");
+    sb_append(&sql, ") AS x ON x.v <> '') TO STDOUT");
+    s->full_sql = sb_detach(&sql);
+    sb_free(&lateral);
+    free(used);
+    return 0;
 }
 
 /* Load the config rows and check that each expression compiles. */
@@ -108,7 +204,7 @@ static int load_config(stitcher *s, cps_error *err)
             sb_append(&sql, r->expr);
             sql_expand_into(&sql, db_schemas(s->d),
                             "\n)::text FROM {ce}.customer_events AS customer_events WHERE false");
-            rc = db_exec_raw(s->d, &e, sb_str(&sql), 0, NULL);
+            rc = db_exec_single(s->d, &e, sb_str(&sql));
             sb_free(&sql);
         }
         if (rc == CPS_EINTR)
@@ -139,7 +235,7 @@ static int load_config(stitcher *s, cps_error *err)
     if (!branches)
         sb_append(&b, "SELECT NULL::int AS c, NULL::text AS v WHERE false");
     s->branches = sb_detach(&b);
-    return 0;
+    return plan_full_pass(s, err);
 }
 
 static void free_config(stitcher *s)
@@ -158,6 +254,10 @@ static void free_config(stitcher *s)
         free(s->attrs[i]);
     free(s->attrs);
     free(s->branches);
+    free(s->full_sql);
+    for (size_t g = 0; s->slot_row && g < s->ngroups; g++)
+        free(s->slot_row[g]);
+    free(s->slot_row);
 }
 
 /* Session temp tables: the config for SQL, the batch, values and staging. */
@@ -255,9 +355,12 @@ static void copyin_time(db_copy *c, int64_t t)
 static int exec_all(db *d, cps_error *err, const char *const *statements, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        double t0 = now_seconds();
         int64_t rc = db_exec(d, err, statements[i], 0, NULL);
         if (rc < 0)
             return (int)rc;
+        log_debug(STEP, "%.3f s, %lld rows: %.60s", now_seconds() - t0, (long long)rc,
+                  statements[i]);
     }
     return 0;
 }
@@ -669,6 +772,8 @@ static int run_batch(stitcher *s, int *count, cps_error *err)
     *count = 0;
     double t0 = now_seconds();
     int rc = db_begin_read(s->d, err);
+    if (rc == 0 && s->index_lookups)
+        rc = db_prefer_index_lookups(s->d, err);
     if (rc == 0)
         rc = read_batch(s, &b, err);
     db_rollback(s->d); /* read only: nothing to keep */
@@ -684,6 +789,8 @@ static int run_batch(stitcher *s, int *count, cps_error *err)
     for (int k = 1; k <= b.n; k++)
         done[k - 1] = (dequeue){b.id_of[k], b.xmin_of[k]};
     rc = db_begin(s->d, err);
+    if (rc == 0 && s->index_lookups)
+        rc = db_prefer_index_lookups(s->d, err);
     if (rc == 0)
         rc = stage_results(s, b.g, err);
     if (rc == 0)
@@ -724,6 +831,12 @@ static int incremental(stitcher *s, cps_error *err)
         return 0;
     }
     log_info(STEP, "%llu events queued", (unsigned long long)total);
+    /* A batch touches its events and what they connect to; with a history
+     * much larger than the batch, index lookups beat scans of the history. */
+    if (db_exec(s->d, err, "ANALYZE {ps}.customer_events_to_process", 0, NULL) < 0)
+        return CPS_ERR;
+    uint64_t batch = total < (uint64_t)s->batch_size ? total : (uint64_t)s->batch_size;
+    s->index_lookups = batch * 20 < (uint64_t)db_estimated_rows(s->d, "{ps}.matching");
     s->prog = progress_begin(STEP, "events", total);
     for (;;) {
         if (db_interrupted())
@@ -750,17 +863,30 @@ typedef struct full_pass {
     size_t nqueue, queue_cap;
 } full_pass;
 
+/* One identifier value of an event in the full pass. */
+static void full_value(full_pass *p, uint32_t ev, size_t row, const char *v, size_t len)
+{
+    stitcher *s = p->s;
+    if (len == 0)
+        return;
+    if (len > STITCH_MAX_VALUE_BYTES) {
+        s->too_long++;
+        return;
+    }
+    sc_add_identifier(p->g, ev, (uint32_t)s->rows[row].attr, v, len);
+}
+
 static int full_row(void *arg, char **f, size_t *len, int n, cps_error *err)
 {
     full_pass *p = arg;
     stitcher *s = p->s;
-    (void)n;
     if (f[2] && f[2][0] == 't') {
         idtab_intern(p->held_back, 0, f[0], len[0], NULL);
         return 0;
     }
     uint32_t ev = p->last_ev;
-    if (ev == IDTAB_NONE || strcmp(sc_event_id(p->g, ev), f[0]) != 0) {
+    bool again = ev != IDTAB_NONE && strcmp(sc_event_id(p->g, ev), f[0]) == 0;
+    if (!again) {
         int64_t t;
         if (parse_time(f[1], len[1], &t, err) < 0)
             return CPS_ERR;
@@ -768,16 +894,19 @@ static int full_row(void *arg, char **f, size_t *len, int n, cps_error *err)
         if ((ev & 0xffff) == 0)
             progress_set(s->prog, ev);
     }
-    if (f[3]) {
-        size_t row = (size_t)atol(f[3]);
+    if (f[4]) {
+        size_t row = (size_t)atol(f[4]);
         if (row >= s->nrows)
             return cps_error_set(err, "unexpected config row %zu", row);
-        if (len[4] > STITCH_MAX_VALUE_BYTES) {
-            s->too_long++;
-            return 0;
-        }
-        sc_add_identifier(p->g, ev, (uint32_t)s->rows[row].attr, f[4], len[4]);
+        full_value(p, ev, row, f[5], len[5]);
     }
+    /* the scalar columns repeat on every row of the event: take them once */
+    if (again || !f[3])
+        return 0;
+    int g = atoi(f[3]);
+    for (int k = 0; k < s->nslots && 6 + k < n; k++)
+        if (f[6 + k] && s->slot_row[g][k] >= 0)
+            full_value(p, ev, (size_t)s->slot_row[g][k], f[6 + k], len[6 + k]);
     return 0;
 }
 
@@ -808,61 +937,87 @@ static void full_pass_free(full_pass *p)
     free(p->queue_xmins);
 }
 
+/* Writers of one row of a whole-state table from the graph. */
+typedef void (*row_writer)(db_copy *c, const stitcher *s, const sc_graph *g, size_t i);
+
+static void matching_row(db_copy *c, const stitcher *s, const sc_graph *g, size_t i)
+{
+    (void)s;
+    copyin_str(c, sc_event_id(g, (uint32_t)i));
+    copyin_str(c, sc_event_result(g, (uint32_t)i));
+}
+
+static void identifier_row(db_copy *c, const stitcher *s, const sc_graph *g, size_t i)
+{
+    size_t len;
+    const char *v = sc_identifier_value(g, (uint32_t)i, &len);
+    copyin_str(c, s->attrs[sc_identifier_attr(g, (uint32_t)i)]);
+    copyin_field(c, v, len);
+    copyin_str(c, sc_identifier_result(g, (uint32_t)i));
+}
+
+static void entity_row(db_copy *c, const stitcher *s, const sc_graph *g, size_t i)
+{
+    (void)s;
+    sc_entity_info e;
+    sc_entity(g, i, &e);
+    copyin_str(c, e.id);
+    copyin_time(c, e.first_time);
+    copyin_str(c, e.first_id);
+}
+
+/* COPY n rows into an emptied table through the writer, without its
+ * indexes (rebuilt after the load: random keys such as entity ids make
+ * row-by-row index maintenance the dominant cost of a full pass). */
+static int copy_all(stitcher *s, const sc_graph *g, const char *table, const char *columns,
+                    size_t n, row_writer w, cps_error *err)
+{
+    double t0 = now_seconds();
+    db_indexes *ix = NULL;
+    int rc = db_indexes_drop(s->d, table, &ix, err);
+    char *tmpl = xasprintf("COPY %s (%s) FROM STDIN", table, columns);
+    char *sql = db_sql(s->d, tmpl);
+    free(tmpl);
+    db_copy *c = rc == 0 ? db_copy_in_begin(s->d, sql, err) : NULL;
+    free(sql);
+    if (rc == 0 && !c)
+        rc = CPS_ERR;
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) {
+            w(c, s, g, i);
+            copyin_end_row(c);
+        }
+        rc = db_copy_in_end(c, NULL, err);
+    }
+    double t1 = now_seconds();
+    if (ix) {
+        int r = db_indexes_restore(s->d, ix, err);
+        if (rc == 0)
+            rc = r;
+    }
+    log_debug(STEP, "%s: %zu rows copied in %.3f s, indexes built in %.3f s", table, n, t1 - t0,
+              now_seconds() - t1);
+    return rc;
+}
+
 /* Replace the whole stitching state with the graph's results. */
 static int write_full(stitcher *s, full_pass *p, cps_error *err)
 {
-    static const char *const truncate =
+    static const char *const truncate[] = {
         "TRUNCATE {ps}.matching, {ps}.identifiers, {ps}.entities, {ps}.entity_merges, "
-        "{ps}.failed_events";
-    if (db_exec(s->d, err, truncate, 0, NULL) < 0)
+        "{ps}.failed_events"};
+    const sc_graph *g = p->g;
+    db_copy *c;
+    if (exec_all(s->d, err, truncate, 1) < 0 ||
+        copy_all(s, g, "{ps}.matching", "customer_event_id, customer_entity_id", sc_event_count(g),
+                 matching_row, err) < 0 ||
+        copy_all(s, g, "{ps}.identifiers", "attribute_id, value, customer_entity_id",
+                 sc_identifier_count(g), identifier_row, err) < 0 ||
+        copy_all(s, g, "{ps}.entities", "id, first_event_time, first_event_id", sc_entity_count(g),
+                 entity_row, err) < 0)
         return CPS_ERR;
-    sc_graph *g = p->g;
-    char *sql = db_sql(s->d, "COPY {ps}.matching (customer_event_id, customer_entity_id) "
-                             "FROM STDIN");
-    db_copy *c = db_copy_in_begin(s->d, sql, err);
-    free(sql);
-    if (!c)
-        return CPS_ERR;
-    for (uint32_t ev = 0; ev < sc_event_count(g); ev++) {
-        copyin_str(c, sc_event_id(g, ev));
-        copyin_str(c, sc_event_result(g, ev));
-        copyin_end_row(c);
-    }
-    if (db_copy_in_end(c, NULL, err) < 0)
-        return CPS_ERR;
-    sql = db_sql(s->d, "COPY {ps}.identifiers (attribute_id, value, customer_entity_id) "
-                       "FROM STDIN");
-    c = db_copy_in_begin(s->d, sql, err);
-    free(sql);
-    if (!c)
-        return CPS_ERR;
-    for (uint32_t i = 0; i < sc_identifier_count(g); i++) {
-        size_t len;
-        const char *v = sc_identifier_value(g, i, &len);
-        copyin_str(c, s->attrs[sc_identifier_attr(g, i)]);
-        copyin_field(c, v, len);
-        copyin_str(c, sc_identifier_result(g, i));
-        copyin_end_row(c);
-    }
     s->identifiers_new += sc_identifier_count(g);
-    if (db_copy_in_end(c, NULL, err) < 0)
-        return CPS_ERR;
-    sql = db_sql(s->d, "COPY {ps}.entities (id, first_event_time, first_event_id) FROM STDIN");
-    c = db_copy_in_begin(s->d, sql, err);
-    free(sql);
-    if (!c)
-        return CPS_ERR;
-    for (size_t k = 0; k < sc_entity_count(g); k++) {
-        sc_entity_info e;
-        sc_entity(g, k, &e);
-        copyin_str(c, e.id);
-        copyin_time(c, e.first_time);
-        copyin_str(c, e.first_id);
-        copyin_end_row(c);
-    }
     s->entities_new += (int64_t)sc_entity_count(g);
-    if (db_copy_in_end(c, NULL, err) < 0)
-        return CPS_ERR;
 
     /* Queue: consume what was read; events of broken expressions wait there. */
     if (copy_rows(s->d, "cps_w_done", err, &c) < 0)
@@ -887,8 +1042,9 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
         "ANALYZE {ps}.entities",
         "DELETE FROM {attr}.customer_entities c "
         "WHERE NOT EXISTS (SELECT 1 FROM {ps}.entities e WHERE e.id = c.id)",
+        /* in id order: the indexes on id grow at their right edge */
         "INSERT INTO {attr}.customer_entities AS c (id, created, modified, calculated) "
-        "SELECT id, now(), now(), NULL FROM {ps}.entities "
+        "SELECT id, now(), now(), NULL FROM {ps}.entities ORDER BY id "
         "ON CONFLICT (id) DO UPDATE SET modified = now()",
         "DELETE FROM {ps}.customer_events_to_process q USING pg_temp.cps_w_done d "
         "WHERE q.customer_event_id = d.id AND q.xmin = d.row_version::xid",
@@ -946,19 +1102,8 @@ static int from_scratch(stitcher *s, cps_error *err)
         rc = db_copy_out(s->d, sql, queue_row, &p, NULL, err);
         free(sql);
     }
-    if (rc == 0) {
-        strbuf sql = STRBUF_INIT;
-        sql_expand_into(&sql, db_schemas(s->d),
-                        "COPY (SELECT customer_events.id, customer_events.event_time, "
-                        "customer_events.cps_broken, x.c, x.v FROM ("
-                        "SELECT e.*, g.cps_g, g.cps_broken FROM {ce}.customer_events e "
-                        "LEFT JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id) "
-                        "AS customer_events LEFT JOIN LATERAL (");
-        sb_append(&sql, s->branches);
-        sb_append(&sql, ") AS x ON x.v <> '') TO STDOUT");
-        rc = db_copy_out(s->d, sb_str(&sql), full_row, &p, NULL, err);
-        sb_free(&sql);
-    }
+    if (rc == 0)
+        rc = db_copy_out(s->d, s->full_sql, full_row, &p, NULL, err);
     db_rollback(s->d);
     progress_end(s->prog);
     s->prog = NULL;
