@@ -1,0 +1,44 @@
+# Nasty text survives COPY both ways: values read from PostgreSQL with COPY
+# (stitching identifiers, attribute values) come back exactly through COPY
+# into CPS's tables: tabs, newlines, carriage returns, backslashes, \N,
+# unicode, control and binary-looking bytes (everything but NUL).
+source "$(dirname "$0")/lib.sh"
+newdb
+expect_status 0 cps init
+sql <<'SQL'
+DELETE FROM cdp_ps.state;
+INSERT INTO public.attributes (id) VALUES ('v');
+INSERT INTO public.events (id) VALUES ('ev');
+INSERT INTO cdp_ps.stitching_attributes_config VALUES ('v', 'ev', 'payload->>''v''');
+INSERT INTO cdp_attr.attributes VALUES
+  ('all', '{"type": "list", "value": "payload->>''v''"}'),
+  ('first', '{"type": "first", "value": "payload->>''v''"}');
+CREATE TABLE nasty (n int, v text);
+INSERT INTO nasty VALUES
+  (1, E'tab\there'), (2, E'new\nline'), (3, E'cr\rlf\r\n'), (4, E'back\\slash'), (5, E'\\N'),
+  (6, 'N'), (7, E'\\\\t literally'), (8, 'žluťoučký kůň úpěl ďábelské ódy 🐎 ∑'),
+  (9, E'\x01\x02\x03\x7f control'), (10, E'ends with backslash\\'), (11, ' spaces  '),
+  (12, E'\t\t\n\\\\\n'), (13, repeat('long ', 300)), (14, E'quote '' " and \b\f\v'),
+  (15, E'\u00ff\u0100\uffff'), (16, 'x');
+-- each value its own event and entity; the event id is nasty too
+INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload)
+  SELECT 'e' || n || E'\t' || v, 'ev', timestamp '2024-01-01' + n * interval '1 hour',
+         jsonb_build_object('v', v)
+  FROM nasty;
+SQL
+expect_status 0 cps stitch
+assert_eq 16 "$(sql "SELECT count(*) FROM cdp_ps.identifiers")" "one identifier per value"
+assert_eq 0 "$(sql "SELECT count(*) FROM nasty n WHERE NOT EXISTS (
+                      SELECT 1 FROM cdp_ps.identifiers i WHERE i.value = n.v)")" "identifiers exact"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ce.customer_events e
+                     JOIN cdp_ps.matching m ON m.customer_event_id = e.id
+                     WHERE m.customer_entity_id <> md5(e.id)")" "event ids exact, ids their md5"
+expect_status 0 cps attributes
+assert_eq 0 "$(sql "SELECT count(*) FROM nasty n WHERE NOT EXISTS (
+                      SELECT 1 FROM cdp_attr.customer_attributes a
+                       JOIN cdp_ps.matching m ON m.customer_entity_id = a.customer_entity_id
+                      WHERE a.attribute_id = 'all' AND a.value = n.v
+                        AND m.customer_event_id = 'e' || n.n || E'\t' || n.v)")" "list values exact"
+assert_eq 16 "$(sql "SELECT count(*) FROM cdp_attr.customer_attributes WHERE attribute_id = 'first'
+                      AND value IN (SELECT v FROM nasty)")" "first values exact"
+pass
