@@ -730,16 +730,23 @@ int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *
     return rc;
 }
 
-int db_indexes_restore(db *d, db_indexes *ix, cps_error *err)
+void db_indexes_free(db_indexes *ix)
 {
-    int rc = 0;
-    for (int i = 0; i < ix->n; i++) {
-        if (rc == 0 && db_exec_raw(d, err, ix->create[i], 0, NULL) < 0)
-            rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
+    if (!ix)
+        return;
+    for (int i = 0; i < ix->n; i++)
         free(ix->create[i]);
-    }
     free(ix->create);
     free(ix->table);
     free(ix);
+}
+
+int db_indexes_restore(db *d, db_indexes *ix, cps_error *err)
+{
+    int rc = 0;
+    for (int i = 0; i < ix->n && rc == 0; i++)
+        if (db_exec_raw(d, err, ix->create[i], 0, NULL) < 0)
+            rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
+    db_indexes_free(ix);
     return rc;
 }

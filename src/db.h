@@ -98,6 +98,8 @@ void db_copy_in_abort(db_copy *c);
 typedef struct db_indexes db_indexes;
 int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *err);
 int db_indexes_restore(db *d, db_indexes *ix, cps_error *err);
+/* Forget the list without building anything (the transaction rolls back). */
+void db_indexes_free(db_indexes *ix);
 
 /* Take CPS's session-level advisory lock for the configured schemas, or
  * return CPS_ELOCKED with a message naming the holder. */

@@ -990,11 +990,10 @@ static int copy_all(stitcher *s, const sc_graph *g, const char *table, const cha
         rc = db_copy_in_end(c, NULL, err);
     }
     double t1 = now_seconds();
-    if (ix) {
-        int r = db_indexes_restore(s->d, ix, err);
-        if (rc == 0)
-            rc = r;
-    }
+    if (rc == 0)
+        rc = db_indexes_restore(s->d, ix, err);
+    else
+        db_indexes_free(ix); /* the failed transaction rolls the drop back */
     log_debug(STEP, "%s: %zu rows copied in %.3f s, indexes built in %.3f s", table, n, t1 - t0,
               now_seconds() - t1);
     return rc;
