@@ -3,11 +3,15 @@
  * table of subcommands, and each subcommand's exit status.
  */
 #include "attr.h"
+#include "cache.h"
 #include "config.h"
 #include "db.h"
+#include "loader.h"
 #include "log.h"
+#include "prod.h"
 #include "run.h"
 #include "schema.h"
+#include "status.h"
 #include "stitch.h"
 
 #include <getopt.h>
@@ -77,8 +81,8 @@ static int cmd_run(int argc, char **argv, cps_config *cfg)
     const run_step steps[] = {
         {"stitch", stitch_step},
         {"attributes", attr_step},
-        {"cache", NULL},
-        {"production", NULL},
+        {"cache", cache_step},
+        {"production", prod_step},
     };
     return pipeline(cfg, "run", steps, cfg->production ? 4 : 3);
 }
@@ -101,23 +105,33 @@ static int cmd_attributes(int argc, char **argv, cps_config *cfg)
 
 static int cmd_cache(int argc, char **argv, cps_config *cfg)
 {
-    (void)cfg;
     if (no_args(argc, argv, "cache"))
         return EXIT_USAGE;
-    fprintf(stderr, "cps: cache is not implemented yet\n");
-    return EXIT_FAILED;
+    const run_step steps[] = {{"cache", cache_step}};
+    return pipeline(cfg, "cache", steps, 1);
 }
 
+/* The loader (SPEC §7): the argument, else the config's "input", names the CSV.
+ * A missing or unreadable file is bad usage (2); problems in it fail the run (1). */
 static int cmd_load(int argc, char **argv, cps_config *cfg)
 {
-    (void)argv;
     if (argc > 2)
         return usage_error("too many arguments for '%s'", "load-stitching-config");
-    if (argc < 2 && !cfg->input)
-        return usage_error("%s needs a CSV file (an argument, or \"input\" in the config)",
+    if (argc == 2) {
+        free(cfg->input);
+        cfg->input = xstrdup(argv[1]);
+    }
+    if (!cfg->input || !*cfg->input)
+        return usage_error("%s needs a CSV file: give it as an argument "
+                           "(cps load-stitching-config FILE) or as \"input\" in the configuration",
                            "load-stitching-config");
-    fprintf(stderr, "cps: load-stitching-config is not implemented yet\n");
-    return EXIT_FAILED;
+    cps_error err;
+    if (loader_check_input(cfg->input, &err) < 0) {
+        fprintf(stderr, "cps: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    const run_step steps[] = {{"load", loader_step}};
+    return pipeline(cfg, "load-stitching-config", steps, 1);
 }
 
 static int cmd_init(int argc, char **argv, cps_config *cfg)
@@ -143,11 +157,14 @@ static int cmd_init(int argc, char **argv, cps_config *cfg)
 
 static int cmd_status(int argc, char **argv, cps_config *cfg)
 {
-    (void)cfg;
     if (no_args(argc, argv, "status"))
         return EXIT_USAGE;
-    fprintf(stderr, "cps: status is not implemented yet\n");
-    return EXIT_FAILED;
+    cps_error err;
+    if (status_print(cfg, stdout, &err) < 0) {
+        log_error("STATUS", "%s", err.msg);
+        return EXIT_FAILED;
+    }
+    return EXIT_OK;
 }
 
 static const struct {
