@@ -136,8 +136,6 @@ static int setup_session(plan *p, db *d, cps_error *err)
                 "cps_on bool NOT NULL DEFAULT true);"
                 "CREATE TEMP TABLE IF NOT EXISTS cps_defs (n int, sources text[], types text[], "
                 "versions text[]);"
-                "CREATE TEMP TABLE IF NOT EXISTS cps_a_vals (k int, attribute_id text, value text) "
-                "ON COMMIT DELETE ROWS;"
                 "CREATE TEMP TABLE IF NOT EXISTS cps_a_keep (k int, attribute_id text) "
                 "ON COMMIT DELETE ROWS;"
                 "CREATE TEMP TABLE IF NOT EXISTS cps_due_after (t timestamptz);"
@@ -406,10 +404,11 @@ static int resync_entities(plan *p, db *d, cps_error *err)
     if ((rc = db_begin(d, err)) < 0)
         return rc;
     int64_t n = db_exec(d, err,
+                        /* ON CONFLICT, not NOT EXISTS: an anti-join against the table
+                           being filled turned quadratic when its statistics said empty */
                         "INSERT INTO {attr}.customer_entities (id, created, modified, calculated) "
-                        "SELECT e.id, e.created, now(), NULL FROM {ps}.entities e "
-                        "WHERE NOT EXISTS (SELECT 1 FROM {attr}.customer_entities c "
-                        "WHERE c.id = e.id)",
+                        "SELECT e.id, e.created, now(), NULL FROM {ps}.entities e ORDER BY e.id "
+                        "ON CONFLICT (id) DO NOTHING",
                         0, NULL);
     if (n >= 0)
         rc = schema_state_clear(d, STATE_ENTITIES_RESYNC, err);
@@ -421,6 +420,11 @@ static int resync_entities(plan *p, db *d, cps_error *err)
         log_info(STEP, "%lld entities were missing in %s.customer_entities and are back",
                  (long long)n, p->ctx->cfg->attr_schema);
     return 0;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int due_row(void *arg, char **f, size_t *len, int n, cps_error *err)
@@ -451,27 +455,59 @@ static int load_due(plan *p, db *d, cps_error *err)
                           "WHERE calculated < (SELECT t FROM pg_temp.cps_due_after)) TO STDOUT");
     int rc = db_copy_out(d, sql, due_row, p, NULL, err);
     free(sql);
+    /* in byte order, so that each batch writes its rows in index order */
+    if (rc == 0)
+        qsort(p->ids, p->nids, sizeof *p->ids, compare_ids);
     return rc;
 }
 
 /* ---- one batch ----------------------------------------------------------- */
 
+/* Values of an attribute PostgreSQL produced (sql and custom paths). */
+typedef struct values {
+    uint32_t *k;  /* the entity */
+    char **v;     /* in the batch's arena */
+    size_t *len;
+    size_t n, cap;
+} values;
+
 typedef struct batch {
     plan *p;
     db *d;
-    uint32_t n;      /* entities; k = 1..n */
-    char **ids;      /* k - 1 -> entity id (borrowed) */
-    agg **aggs;      /* per attribute on the memory path */
-    uint8_t *failed; /* (k - 1) * p->n + attribute: kept old values */
-    bool *skip;      /* per attribute: keep every entity's old values */
-    strbuf direct;   /* COPY rows (k, attribute id, value) of sql/custom attributes */
-    strbuf attempt;  /* rows of the current attempt, kept if it succeeds */
-    int64_t attempt_rows;
-    int64_t *direct_rows; /* per attribute: rows in direct */
-    size_t current;       /* the attribute being evaluated alone */
-    strbuf last_event;    /* the one pass: the event of the previous row */
+    uint32_t n;        /* entities; k = 1..n */
+    char **ids;        /* k - 1 -> entity id (borrowed), in byte order */
+    agg **aggs;        /* per attribute on the memory path */
+    uint8_t *failed;   /* (k - 1) * p->n + attribute: kept old values */
+    bool *skip;        /* per attribute: keep every entity's old values */
+    values *direct;    /* per attribute: values of the sql and custom paths */
+    values attempt;    /* values of the current attempt, kept if it succeeds */
+    arena *strings;    /* their text */
+    size_t current;    /* the attribute being evaluated alone */
+    strbuf last_event; /* the one pass: the event of the previous row */
     uint32_t on_lo, on_hi;
 } batch;
+
+static void values_push(values *vs, uint32_t k, char *v, size_t len)
+{
+    if (vs->n == vs->cap) {
+        vs->cap = vs->cap ? vs->cap * 2 : 64;
+        vs->k = xrealloc(vs->k, vs->cap * sizeof *vs->k);
+        vs->v = xrealloc(vs->v, vs->cap * sizeof *vs->v);
+        vs->len = xrealloc(vs->len, vs->cap * sizeof *vs->len);
+    }
+    vs->k[vs->n] = k;
+    vs->v[vs->n] = v;
+    vs->len[vs->n] = len;
+    vs->n++;
+}
+
+static void values_free(values *vs)
+{
+    free(vs->k);
+    free(vs->v);
+    free(vs->len);
+    memset(vs, 0, sizeof *vs);
+}
 
 static int row_to_agg(void *arg, char **f, size_t *len, int nf, cps_error *err)
 {
@@ -527,14 +563,11 @@ static int row_one_pass(void *arg, char **f, size_t *len, int nf, cps_error *err
 static int row_direct(void *arg, char **f, size_t *len, int nf, cps_error *err)
 {
     batch *b = arg;
-    (void)nf, (void)err;
-    sb_appendn(&b->attempt, f[0], len[0]);
-    sb_appendc(&b->attempt, '\t');
-    copy_encode_field(&b->attempt, b->p->attrs[b->current].id, strlen(b->p->attrs[b->current].id));
-    sb_appendc(&b->attempt, '\t');
-    copy_encode_field(&b->attempt, f[1], len[1]);
-    sb_appendc(&b->attempt, '\n');
-    b->attempt_rows++;
+    (void)nf;
+    long k = strtol(f[0], NULL, 10);
+    if (k < 1 || (uint32_t)k > b->n)
+        return cps_error_set(err, "unexpected value row for entity %ld", k);
+    values_push(&b->attempt, (uint32_t)k, arena_strndup(b->strings, f[1], len[1]), len[1]);
     return 0;
 }
 
@@ -612,8 +645,7 @@ static int evaluate_alone(batch *b, size_t a, uint32_t lo, uint32_t hi, cps_erro
     if ((rc = db_savepoint(b->d, err)) < 0 || (rc = set_on(b, lo, hi, err)) < 0)
         return rc;
     b->current = a;
-    sb_reset(&b->attempt);
-    b->attempt_rows = 0;
+    b->attempt.n = 0;
     cps_error e;
     double t0 = now_seconds();
     rc = db_copy_out(b->d, pa->query, pa->path == PATH_MEMORY ? row_to_agg : row_direct, b, NULL,
@@ -624,8 +656,8 @@ static int evaluate_alone(batch *b, size_t a, uint32_t lo, uint32_t hi, cps_erro
         pa->tried_single++;
     pthread_mutex_unlock(&p->lock);
     if (rc == 0) {
-        sb_appendn(&b->direct, sb_str(&b->attempt), b->attempt.len);
-        b->direct_rows[a] += b->attempt_rows;
+        for (size_t i = 0; i < b->attempt.n; i++)
+            values_push(&b->direct[a], b->attempt.k[i], b->attempt.v[i], b->attempt.len[i]);
         return db_release_savepoint(b->d, err);
     }
     if (rc == CPS_EINTR || fatal_sqlstate(e.sqlstate)) {
@@ -703,7 +735,7 @@ static int read_batch(batch *b, char **calc_time, cps_error *err)
 
 typedef struct emit_ctx {
     db_copy *c;
-    uint32_t k;
+    const char *entity;
     const char *attribute;
     int64_t values;
 } emit_ctx;
@@ -711,54 +743,58 @@ typedef struct emit_ctx {
 static void emit_value(void *arg, const char *value, size_t len)
 {
     emit_ctx *x = arg;
-    copyin_int(x->c, x->k);
+    copyin_str(x->c, x->entity);
     copyin_str(x->c, x->attribute);
     copyin_field(x->c, value, len);
     copyin_end_row(x->c);
     x->values++;
 }
 
-/* Write the batch: replace its entities' rows, set calculated. */
+/* Order an attribute's PostgreSQL-produced values by entity (a counting
+ * sort over k: linear, and stable for the values of one entity). */
+static void sort_values(values *vs)
+{
+    if (vs->n < 2)
+        return;
+    uint32_t max = 0;
+    for (size_t i = 0; i < vs->n; i++)
+        if (vs->k[i] > max)
+            max = vs->k[i];
+    size_t *start = xcalloc((size_t)max + 2, sizeof *start);
+    for (size_t i = 0; i < vs->n; i++)
+        start[vs->k[i] + 1]++;
+    for (uint32_t k = 1; k <= max + 1; k++)
+        start[k] += start[k - 1];
+    values sorted = {0};
+    sorted.cap = sorted.n = vs->n;
+    sorted.k = xmalloc(vs->n * sizeof *sorted.k);
+    sorted.v = xmalloc(vs->n * sizeof *sorted.v);
+    sorted.len = xmalloc(vs->n * sizeof *sorted.len);
+    for (size_t i = 0; i < vs->n; i++) {
+        size_t j = start[vs->k[i]]++;
+        sorted.k[j] = vs->k[i];
+        sorted.v[j] = vs->v[i];
+        sorted.len[j] = vs->len[i];
+    }
+    free(start);
+    values_free(vs);
+    *vs = sorted;
+}
+
+/*
+ * Write the batch: delete its entities' rows (but the kept ones) and COPY the
+ * new ones straight into customer_attributes, in the order of its index
+ * (entity, attribute), then set calculated. One transaction.
+ */
 static int write_batch(batch *b, const char *calc_time, cps_error *err)
 {
     plan *p = b->p;
     int rc = db_begin(b->d, err);
     if (rc < 0)
         return rc;
-    db_copy *c = db_copy_in_begin(b->d, "COPY pg_temp.cps_a_vals FROM STDIN", err);
+    db_copy *c = db_copy_in_begin(b->d, "COPY pg_temp.cps_a_keep FROM STDIN", err);
     if (!c)
         return CPS_ERR;
-    int64_t *values = xcalloc(p->n + 1, sizeof *values);
-    for (size_t a = 0; a < p->n; a++) {
-        if (!b->aggs[a] || b->skip[a])
-            continue;
-        emit_ctx x = {c, 0, p->attrs[a].id, 0};
-        for (uint32_t k = 1; k <= b->n; k++) {
-            if (b->failed[(size_t)(k - 1) * p->n + a])
-                continue;
-            x.k = k;
-            agg_results(b->aggs[a], k - 1, emit_value, &x);
-        }
-        values[a] = x.values;
-    }
-    /* rows of sql and custom attributes, already in COPY form */
-    for (size_t off = 0; off < b->direct.len;) {
-        size_t chunk = b->direct.len - off < (1u << 20) ? b->direct.len - off : (1u << 20);
-        while (off + chunk < b->direct.len && b->direct.buf[off + chunk - 1] != '\n')
-            chunk++;
-        if (PQputCopyData(db_pg(b->d), b->direct.buf + off, (int)chunk) != 1)
-            break;
-        off += chunk;
-    }
-    if ((rc = db_copy_in_end(c, NULL, err)) < 0) {
-        free(values);
-        return rc;
-    }
-    c = db_copy_in_begin(b->d, "COPY pg_temp.cps_a_keep FROM STDIN", err);
-    if (!c) {
-        free(values);
-        return CPS_ERR;
-    }
     for (size_t a = 0; a < p->n; a++) {
         const plan_attr *pa = &p->attrs[a];
         if (!pa->usable || b->skip[a]) {
@@ -774,30 +810,47 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
                 copyin_end_row(c);
             }
     }
-    if ((rc = db_copy_in_end(c, NULL, err)) < 0) {
-        free(values);
+    if ((rc = db_copy_in_end(c, NULL, err)) < 0)
         return rc;
-    }
-    static const char *const statements[] = {
-        "ANALYZE pg_temp.cps_a_vals",
+    double t0 = now_seconds();
+    int64_t deleted = db_exec(
+        b->d, err,
         "DELETE FROM {attr}.customer_attributes ca USING pg_temp.cps_ents b "
         "WHERE ca.customer_entity_id = b.id AND NOT EXISTS (SELECT 1 FROM pg_temp.cps_a_keep kp "
         "WHERE kp.attribute_id = ca.attribute_id AND (kp.k IS NULL OR kp.k = b.k))",
-        "INSERT INTO {attr}.customer_attributes (customer_entity_id, attribute_id, value) "
-        "SELECT b.id, v.attribute_id, v.value FROM pg_temp.cps_a_vals v "
-        "JOIN pg_temp.cps_ents b ON b.k = v.k "
-        "WHERE EXISTS (SELECT 1 FROM {attr}.customer_entities c WHERE c.id = b.id) "
-        /* in index order: a quarter faster than in any order */
-        "ORDER BY b.id, v.attribute_id",
-    };
-    for (size_t i = 0; i < sizeof statements / sizeof statements[0] && rc == 0; i++) {
-        double t0 = now_seconds();
-        int64_t n = db_exec(b->d, err, statements[i], 0, NULL);
-        if (n < 0)
-            rc = CPS_ERR;
-        log_debug(STEP, "%.3f s, %lld rows: %.50s", now_seconds() - t0, (long long)n,
-                  statements[i]);
+        0, NULL);
+    if (deleted < 0)
+        return CPS_ERR;
+    double t1 = now_seconds();
+
+    char *sql = db_sql(b->d, "COPY {attr}.customer_attributes (customer_entity_id, attribute_id, "
+                             "value) FROM STDIN");
+    c = db_copy_in_begin(b->d, sql, err);
+    free(sql);
+    if (!c)
+        return CPS_ERR;
+    size_t *cursor = xcalloc(p->n + 1, sizeof *cursor);
+    int64_t *count = xcalloc(p->n + 1, sizeof *count);
+    for (size_t a = 0; a < p->n; a++)
+        sort_values(&b->direct[a]);
+    for (uint32_t k = 1; k <= b->n; k++) {
+        for (size_t a = 0; a < p->n; a++) {
+            values *vs = &b->direct[a];
+            bool keep = !p->attrs[a].usable || b->skip[a] || b->failed[(size_t)(k - 1) * p->n + a];
+            emit_ctx x = {c, b->ids[k - 1], p->attrs[a].id, 0};
+            if (b->aggs[a] && !keep)
+                agg_results(b->aggs[a], k - 1, emit_value, &x);
+            for (; cursor[a] < vs->n && vs->k[cursor[a]] == k; cursor[a]++)
+                if (!keep)
+                    emit_value(&x, vs->v[cursor[a]], vs->len[cursor[a]]);
+            count[a] += x.values;
+        }
     }
+    free(cursor);
+    rc = db_copy_in_end(c, NULL, err);
+    double t2 = now_seconds();
+    log_debug(STEP, "batch of %u entities written: %lld rows deleted in %.3f s, new rows in %.3f s",
+              b->n, (long long)deleted, t1 - t0, t2 - t1);
     const char *params[] = {calc_time};
     if (rc == 0 && db_exec(b->d, err,
                            "UPDATE {attr}.customer_entities c SET calculated = $1::timestamptz "
@@ -809,10 +862,10 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
     if (rc == 0) {
         pthread_mutex_lock(&p->lock);
         for (size_t a = 0; a < p->n; a++)
-            p->attrs[a].values += values[a] + b->direct_rows[a];
+            p->attrs[a].values += count[a];
         pthread_mutex_unlock(&p->lock);
     }
-    free(values);
+    free(count);
     return rc;
 }
 
@@ -841,7 +894,8 @@ static int run_batch(plan *p, db *d, char **ids, uint32_t n, cps_error *err)
     b.aggs = xcalloc(p->n + 1, sizeof *b.aggs);
     b.skip = xcalloc(p->n + 1, sizeof *b.skip);
     b.failed = xcalloc((size_t)n * (p->n + 1), 1);
-    b.direct_rows = xcalloc(p->n + 1, sizeof *b.direct_rows);
+    b.direct = xcalloc(p->n + 1, sizeof *b.direct);
+    b.strings = arena_new();
     for (size_t a = 0; a < p->n; a++) {
         const plan_attr *pa = &p->attrs[a];
         if (pa->usable && pa->path == PATH_MEMORY)
@@ -864,10 +918,12 @@ static int run_batch(plan *p, db *d, char **ids, uint32_t n, cps_error *err)
     free(b.aggs);
     free(b.skip);
     free(b.failed);
-    free(b.direct_rows);
+    for (size_t a = 0; a < p->n; a++)
+        values_free(&b.direct[a]);
+    free(b.direct);
+    values_free(&b.attempt);
+    arena_free(b.strings);
     sb_free(&b.last_event);
-    sb_free(&b.direct);
-    sb_free(&b.attempt);
     return rc;
 }
 

@@ -999,6 +999,56 @@ static int copy_all(stitcher *s, const sc_graph *g, const char *table, const cha
     return rc;
 }
 
+static int entities_table_empty(stitcher *s, int *empty, cps_error *err)
+{
+    char *v = NULL;
+    int rc = db_query_value(s->d, err, &v, NULL,
+                            "SELECT NOT EXISTS (SELECT 1 FROM {attr}.customer_entities)", 0, NULL);
+    *empty = v && v[0] == 't';
+    free(v);
+    return rc;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* An empty customer_entities gets every entity by COPY, in id order. */
+static int copy_customer_entities(stitcher *s, const sc_graph *g, cps_error *err)
+{
+    char *now = NULL;
+    int rc = db_query_value(s->d, err, &now, NULL, "SELECT now()", 0, NULL);
+    if (rc < 0)
+        return rc;
+    size_t n = sc_entity_count(g);
+    const char **ids = xmalloc((n + 1) * sizeof *ids);
+    for (size_t k = 0; k < n; k++) {
+        sc_entity_info e;
+        sc_entity(g, k, &e);
+        ids[k] = e.id;
+    }
+    qsort(ids, n, sizeof *ids, compare_strings);
+    char *sql = db_sql(s->d, "COPY {attr}.customer_entities (id, created, modified, calculated) "
+                             "FROM STDIN");
+    db_copy *c = db_copy_in_begin(s->d, sql, err);
+    free(sql);
+    if (c) {
+        for (size_t k = 0; k < n; k++) {
+            copyin_str(c, ids[k]);
+            copyin_str(c, now);
+            copyin_str(c, now);
+            copyin_str(c, NULL);
+            copyin_end_row(c);
+        }
+        rc = db_copy_in_end(c, NULL, err);
+    } else
+        rc = CPS_ERR;
+    free(ids);
+    free(now);
+    return rc;
+}
+
 /* Replace the whole stitching state with the graph's results. */
 static int write_full(stitcher *s, full_pass *p, cps_error *err)
 {
@@ -1037,6 +1087,12 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
     if (db_copy_in_end(c, NULL, err) < 0)
         return CPS_ERR;
 
+    int empty = 0;
+    int rc = entities_table_empty(s, &empty, err);
+    if (rc == 0 && empty)
+        rc = copy_customer_entities(s, g, err);
+    if (rc < 0)
+        return rc;
     static const char *const statements[] = {
         "ANALYZE {ps}.entities",
         "DELETE FROM {attr}.customer_entities c "
@@ -1049,9 +1105,16 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
         "WHERE q.customer_event_id = d.id AND q.xmin = d.row_version::xid",
         "INSERT INTO {ps}.customer_events_to_process (customer_event_id) "
         "SELECT id FROM pg_temp.cps_w_queue ON CONFLICT DO NOTHING",
+        /* population-wide values and the attribute caches describe the old
+           entities: refresh them with the next calculation */
+        "UPDATE {attr}.context SET modified = NULL",
+        "UPDATE {attr}.cached_attributes_counts_customers_per_attribute SET modified = NULL",
+        "UPDATE {attr}.cached_attribute_values_counts SET modified = NULL",
         "DELETE FROM {ps}.state WHERE key = '" STATE_RESTITCH "'",
     };
-    return exec_all(s->d, err, statements, sizeof statements / sizeof statements[0]);
+    /* with customer_entities filled by COPY, its upkeep statements have nothing to do */
+    size_t skip = empty ? 3 : 0;
+    return exec_all(s->d, err, statements + skip, sizeof statements / sizeof statements[0] - skip);
 }
 
 /* An expression failed during the full pass: queue everything instead, so

@@ -16,11 +16,12 @@ chmod 755 "$TEST_TMP"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+DATABASES=()
 cleanup() {
   local rc=$?
-  # Leave the database behind when a test failed, for a look with psql.
-  if [[ $rc -eq 0 && -n ${PGDATABASE:-} ]]; then
-    dropdb --if-exists "$PGDATABASE" 2>/dev/null || true
+  # Leave the databases behind when a test failed, for a look with psql.
+  if [[ $rc -eq 0 ]]; then
+    for db in "${DATABASES[@]}"; do dropdb --if-exists "$db" 2>/dev/null || true; done
   elif [[ -n ${PGDATABASE:-} ]]; then
     echo "test failed; its database is kept: PGHOST=$PGHOST psql -d $PGDATABASE" >&2
   fi
@@ -35,6 +36,7 @@ newdb() {
   PGDATABASE=${PGDATABASE:0:63}
   dropdb --if-exists "$PGDATABASE" 2>/dev/null || true
   createdb "$PGDATABASE"
+  DATABASES+=("$PGDATABASE")
 }
 
 # Run SQL (an argument or stdin); unaligned, tuples only, stop on the first error.
