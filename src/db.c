@@ -687,7 +687,21 @@ struct db_indexes {
     char **create; /* statements that build each index again */
 };
 
+static int indexes_drop(db *d, const char *table_tmpl, bool constraints, db_indexes **out,
+                        cps_error *err);
+
 int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *err)
+{
+    return indexes_drop(d, table_tmpl, true, out, err);
+}
+
+int db_indexes_drop_secondary(db *d, const char *table_tmpl, db_indexes **out, cps_error *err)
+{
+    return indexes_drop(d, table_tmpl, false, out, err);
+}
+
+static int indexes_drop(db *d, const char *table_tmpl, bool constraints, db_indexes **out,
+                        cps_error *err)
 {
     *out = NULL;
     char *table = db_sql(d, table_tmpl);
@@ -710,6 +724,8 @@ int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *
     int rc = 0;
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
         char *drop, *create;
+        if (!PQgetisnull(res, i, 2) && !constraints)
+            continue;
         if (!PQgetisnull(res, i, 2)) {
             drop = xasprintf("ALTER TABLE %s DROP CONSTRAINT %s", table, PQgetvalue(res, i, 2));
             create = xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", table, PQgetvalue(res, i, 2),

@@ -97,6 +97,9 @@ void db_copy_in_abort(db_copy *c);
  */
 typedef struct db_indexes db_indexes;
 int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *err);
+/* The same, keeping primary key and unique constraints (foreign keys may
+ * depend on them). */
+int db_indexes_drop_secondary(db *d, const char *table_tmpl, db_indexes **out, cps_error *err);
 int db_indexes_restore(db *d, db_indexes *ix, cps_error *err);
 /* Forget the list without building anything (the transaction rolls back). */
 void db_indexes_free(db_indexes *ix);

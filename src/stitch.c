@@ -1014,13 +1014,20 @@ static int compare_strings(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* An empty customer_entities gets every entity by COPY, in id order. */
+/* An empty customer_entities gets every entity by COPY, in id order (its
+ * primary key grows at the right edge; the other indexes are rebuilt). */
 static int copy_customer_entities(stitcher *s, const sc_graph *g, cps_error *err)
 {
     char *now = NULL;
+    db_indexes *ix = NULL;
     int rc = db_query_value(s->d, err, &now, NULL, "SELECT now()", 0, NULL);
-    if (rc < 0)
+    if (rc == 0)
+        rc = db_indexes_drop_secondary(s->d, "{attr}.customer_entities", &ix, err);
+    if (rc < 0) {
+        db_indexes_free(ix);
+        free(now);
         return rc;
+    }
     size_t n = sc_entity_count(g);
     const char **ids = xmalloc((n + 1) * sizeof *ids);
     for (size_t k = 0; k < n; k++) {
@@ -1044,6 +1051,10 @@ static int copy_customer_entities(stitcher *s, const sc_graph *g, cps_error *err
         rc = db_copy_in_end(c, NULL, err);
     } else
         rc = CPS_ERR;
+    if (rc == 0)
+        rc = db_indexes_restore(s->d, ix, err);
+    else
+        db_indexes_free(ix);
     free(ids);
     free(now);
     return rc;

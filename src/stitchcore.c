@@ -59,9 +59,10 @@ struct sc_graph {
 sc_graph *sc_new(size_t expected_events)
 {
     sc_graph *g = xcalloc(1, sizeof *g);
-    g->sets = uf_new(expected_events * 3);
+    /* distinct identifiers are usually fewer than events; the tables grow if not */
+    g->sets = uf_new(expected_events + expected_events / 2);
     g->events = idtab_new(expected_events);
-    g->idents = idtab_new(expected_events * 2);
+    g->idents = idtab_new(expected_events / 2);
     g->entities = idtab_new(64);
     g->strings = arena_new();
     return g;
