@@ -109,8 +109,17 @@ int pgtime_parse(const char *s, size_t len, int64_t *out)
     }
     if (p != end || mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 24 || mm > 59 || ss > 60)
         return -1;
-    int64_t days = days_from_civil(year, (int)mon, (int)day);
-    *out = days * USECS_PER_DAY + ((hh * 60 + mm) * 60 + ss - offset) * INT64_C(1000000) + usec;
+    /* beyond PostgreSQL's timestamps (294276 AD; dates go further) the
+     * microseconds would overflow: not representable here */
+    if (year > 300000 || year < -300000)
+        return -1;
+    int64_t days = days_from_civil(year, (int)mon, (int)day), t;
+    if (__builtin_mul_overflow(days, USECS_PER_DAY, &t) ||
+        __builtin_add_overflow(t, ((hh * 60 + mm) * 60 + ss - offset) * INT64_C(1000000) + usec,
+                               &t) ||
+        t >= PGTIME_INFINITY || t <= PGTIME_NINF)
+        return -1;
+    *out = t;
     return 0;
 }
 

@@ -17,7 +17,8 @@
 #define PGTIME_NINF     INT64_MIN
 
 /* Parse "YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM]][ BC]", a date alone, or
- * [-]infinity. Returns 0, or -1 if the text is not such a timestamp. */
+ * [-]infinity. Returns 0, or -1 if the text is not such a timestamp or lies
+ * beyond what microseconds in 64 bits hold (dates past 292000 AD). */
 int pgtime_parse(const char *s, size_t len, int64_t *out);
 /* Format as "YYYY-MM-DD HH:MM:SS[.ffffff][ BC]" (the NUL-terminated text is
  * at most 40 bytes); PGTIME_NULL is not formattable (returns -1). */
