@@ -65,12 +65,14 @@ typedef struct plan {
     size_t ncolumns;
     char *events;   /* the batch's event rows (sqlgen_events) */
     char *combined; /* COPY statement evaluating every memory attribute (the one pass) */
+    char *customs;  /* COPY statement evaluating every custom attribute at once */
     /* the work */
     char **ids;
     size_t nids;
     arena *id_strings;
     size_t batch_size, next;
     bool index_lookups; /* batches are small next to the population: no hash joins */
+    bool superuser;     /* may check the foreign key set-based (see lock_batch_entities) */
     bool stop;
     /* totals */
     int64_t entities, batches;
@@ -356,6 +358,23 @@ static int compile(plan *p, db *d, cps_error *err)
             sqlgen_branch(&branches, &a->def, (int)i, a->needs);
         }
     }
+    /* custom queries share one LATERAL: base is read once per entity */
+    const char **queries = xcalloc(p->n + 1, sizeof *queries);
+    int *numbers = xcalloc(p->n + 1, sizeof *numbers);
+    size_t ncustom = 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->attrs[i].usable && p->attrs[i].path == PATH_CUSTOM) {
+            queries[ncustom] = p->attrs[i].def.query;
+            numbers[ncustom++] = (int)i;
+        }
+    if (ncustom > 1) {
+        strbuf sql = STRBUF_INIT;
+        sqlgen_customs(&sql, db_schemas(d), p->columns, p->ncolumns, queries, numbers, ncustom);
+        p->customs = copy_statement(&sql);
+        sb_free(&sql);
+    }
+    free(queries);
+    free(numbers);
     if (memory) {
         strbuf sql = STRBUF_INIT;
         sqlgen_one_pass(&sql, p->events, sb_str(&branches), sb_str(&columns), with_time);
@@ -387,6 +406,7 @@ static void plan_free(plan *p)
     free(p->columns);
     free(p->events);
     free(p->combined);
+    free(p->customs);
     free(p->ids);
     arena_free(p->id_strings);
     pthread_mutex_destroy(&p->lock);
@@ -480,6 +500,7 @@ typedef struct batch {
     uint8_t *failed;   /* (k - 1) * p->n + attribute: kept old values */
     bool *skip;        /* per attribute: keep every entity's old values */
     values *direct;    /* per attribute: values of the sql and custom paths */
+    values *custom;    /* per attribute: values of the customs' shared statement */
     values attempt;    /* values of the current attempt, kept if it succeeds */
     arena *strings;    /* their text */
     size_t current;    /* the attribute being evaluated alone */
@@ -557,6 +578,19 @@ static int row_one_pass(void *arg, char **f, size_t *len, int nf, cps_error *err
             return cps_error_set(err, "attribute \"%s\": unexpected number from the database",
                                  p->attrs[a].id);
     }
+    return 0;
+}
+
+/* A row of every custom query at once: k, attribute, value. */
+static int row_customs(void *arg, char **f, size_t *len, int nf, cps_error *err)
+{
+    batch *b = arg;
+    (void)nf;
+    long k = strtol(f[0], NULL, 10);
+    size_t a = (size_t)strtoul(f[1], NULL, 10);
+    if (k < 1 || (uint32_t)k > b->n || a >= b->p->n)
+        return cps_error_set(err, "unexpected custom row (%ld, %zu)", k, a);
+    values_push(&b->custom[a], (uint32_t)k, arena_strndup(b->strings, f[2], len[2]), len[2]);
     return 0;
 }
 
@@ -680,6 +714,47 @@ static int evaluate_alone(batch *b, size_t a, uint32_t lo, uint32_t hi, cps_erro
     return evaluate_alone(b, a, mid + 1, hi, err);
 }
 
+/* Every custom attribute in one statement; if it fails, *done stays false
+ * and each is evaluated alone, which narrows the failure down. */
+static int evaluate_customs(batch *b, bool *done, cps_error *err)
+{
+    plan *p = b->p;
+    *done = false;
+    int rc = db_savepoint(b->d, err);
+    if (rc < 0)
+        return rc;
+    cps_error e;
+    double t0 = now_seconds();
+    rc = db_copy_out(b->d, p->customs, row_customs, b, NULL, &e);
+    double spent = now_seconds() - t0;
+    size_t ncustom = 0;
+    for (size_t a = 0; a < p->n; a++)
+        ncustom += p->attrs[a].usable && p->attrs[a].path == PATH_CUSTOM;
+    pthread_mutex_lock(&p->lock);
+    for (size_t a = 0; a < p->n; a++)
+        if (p->attrs[a].usable && p->attrs[a].path == PATH_CUSTOM)
+            p->attrs[a].seconds += spent / (double)ncustom;
+    pthread_mutex_unlock(&p->lock);
+    if (rc == CPS_EINTR || (rc < 0 && fatal_sqlstate(e.sqlstate))) {
+        *err = e;
+        return rc == CPS_EINTR ? CPS_EINTR : CPS_ERR;
+    }
+    for (size_t a = 0; a < p->n; a++) {
+        values *vs = &b->custom[a];
+        for (size_t i = 0; rc == 0 && i < vs->n; i++)
+            values_push(&b->direct[a], vs->k[i], vs->v[i], vs->len[i]);
+        vs->n = 0;
+    }
+    if (rc < 0) {
+        log_debug(STEP, "the custom queries failed together (%s); evaluating them one by one",
+                  e.msg);
+        if ((rc = db_rollback_to_savepoint(b->d, err)) < 0)
+            return rc;
+    } else
+        *done = true;
+    return db_release_savepoint(b->d, err);
+}
+
 /* Read the batch: every attribute's values, in one snapshot. */
 static int read_batch(batch *b, char **calc_time, cps_error *err)
 {
@@ -721,9 +796,13 @@ static int read_batch(batch *b, char **calc_time, cps_error *err)
         if ((rc = db_release_savepoint(b->d, err)) < 0)
             return rc;
     }
+    bool customs_done = false;
+    if (p->customs && (rc = evaluate_customs(b, &customs_done, err)) < 0)
+        return rc;
     for (size_t a = 0; a < p->n; a++) {
         const plan_attr *pa = &p->attrs[a];
-        if (!pa->usable || (pa->path == PATH_MEMORY && !alone))
+        if (!pa->usable || (pa->path == PATH_MEMORY && !alone) ||
+            (pa->path == PATH_CUSTOM && customs_done))
             continue;
         if (db_interrupted())
             return CPS_EINTR;
@@ -782,6 +861,30 @@ static void sort_values(values *vs)
 }
 
 /*
+ * The foreign key of customer_attributes checks every new row on its own: a
+ * lookup and a row lock per value, about half the cost of writing a batch.
+ * All values of a batch belong to its entities, so one set-based statement
+ * takes the same locks (FOR KEY SHARE) on all of them; if every entity is
+ * there, the per-row checks cannot fail and are skipped for the COPY
+ * (session_replication_role, which only a superuser may set). Otherwise, or
+ * without that right, the foreign key checks as usual.
+ */
+static int lock_batch_entities(batch *b, cps_error *err)
+{
+    char *locked = NULL;
+    int rc = db_query_value(b->d, err, &locked, NULL,
+                            "SELECT count(*) FROM (SELECT 1 FROM {attr}.customer_entities c "
+                            "WHERE c.id IN (SELECT id FROM pg_temp.cps_ents) FOR KEY SHARE) s",
+                            0, NULL);
+    bool all = rc == 0 && locked && strtoul(locked, NULL, 10) == b->n;
+    free(locked);
+    if (rc == 0 && all &&
+        db_exec(b->d, err, "SET LOCAL session_replication_role = replica", 0, NULL) < 0)
+        rc = CPS_ERR;
+    return rc;
+}
+
+/*
  * Write the batch: delete its entities' rows (but the kept ones) and COPY the
  * new ones straight into customer_attributes, in the order of its index
  * (entity, attribute), then set calculated. One transaction.
@@ -823,6 +926,8 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
         return CPS_ERR;
     double t1 = now_seconds();
 
+    if (p->superuser && (rc = lock_batch_entities(b, err)) < 0)
+        return rc;
     char *sql = db_sql(b->d, "COPY {attr}.customer_attributes (customer_entity_id, attribute_id, "
                              "value) FROM STDIN");
     c = db_copy_in_begin(b->d, sql, err);
@@ -895,6 +1000,7 @@ static int run_batch(plan *p, db *d, char **ids, uint32_t n, cps_error *err)
     b.skip = xcalloc(p->n + 1, sizeof *b.skip);
     b.failed = xcalloc((size_t)n * (p->n + 1), 1);
     b.direct = xcalloc(p->n + 1, sizeof *b.direct);
+    b.custom = xcalloc(p->n + 1, sizeof *b.custom);
     b.strings = arena_new();
     for (size_t a = 0; a < p->n; a++) {
         const plan_attr *pa = &p->attrs[a];
@@ -918,9 +1024,12 @@ static int run_batch(plan *p, db *d, char **ids, uint32_t n, cps_error *err)
     free(b.aggs);
     free(b.skip);
     free(b.failed);
-    for (size_t a = 0; a < p->n; a++)
+    for (size_t a = 0; a < p->n; a++) {
         values_free(&b.direct[a]);
+        values_free(&b.custom[a]);
+    }
     free(b.direct);
+    free(b.custom);
     values_free(&b.attempt);
     arena_free(b.strings);
     sb_free(&b.last_event);
@@ -1084,6 +1193,11 @@ int attr_step(run_ctx *ctx, cps_error *err)
     if (rc == 0 && p.nids) {
         log_info(STEP, "%zu entities due, %zu attributes, batches of %zu on %d connection%s",
                  p.nids, p.n, p.batch_size, ctx->cfg->workers, ctx->cfg->workers > 1 ? "s" : "");
+        char *su = NULL;
+        db_query_value(d, err, &su, NULL, "SELECT rolsuper FROM pg_catalog.pg_roles "
+                                           "WHERE rolname = current_user", 0, NULL);
+        p.superuser = su && su[0] == 't';
+        free(su);
         /* few entities due among many: index lookups beat scans of every event */
         p.index_lookups = (int64_t)p.nids * 20 < db_estimated_rows(d, "{ps}.entities");
         p.prog = progress_begin(STEP, "entities", p.nids);

@@ -286,6 +286,21 @@ void sqlgen_custom(strbuf *out, const cps_schemas *s, char *const *columns, size
     sb_append(out, ") AS q WHERE q.value IS NOT NULL");
 }
 
+void sqlgen_customs(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
+                    const char *const *queries, const int *numbers, size_t n)
+{
+    sb_append(out, "SELECT b.k, q.a, q.value FROM (SELECT * FROM pg_temp.cps_ents WHERE cps_on "
+                   "OFFSET 0) b CROSS JOIN LATERAL (");
+    custom_base(out, s, columns, ncolumns);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sb_append(out, "\nUNION ALL ");
+        sb_appendf(out, "SELECT %d AS a, cps_q.value::text AS value FROM ", numbers[i]);
+        custom_query(out, queries[i]);
+    }
+    sb_append(out, ") AS q WHERE q.value IS NOT NULL");
+}
+
 void sqlgen_custom_probe(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
                          const char *query)
 {

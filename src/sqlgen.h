@@ -65,6 +65,10 @@ void sqlgen_aggregate(strbuf *out, const char *events, const attr_def *d, int n,
  * entity's events (columns as in sqlgen_events, without cps_k). */
 void sqlgen_custom(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
                    const char *query);
+/* Several custom queries in one statement, sharing base per entity: COPY
+ * body giving (k, a, value text), a being numbers[i] for queries[i]. */
+void sqlgen_customs(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
+                    const char *const *queries, const int *numbers, size_t n);
 /* The custom query's own columns (for describing): k, id, cps_on, then them. */
 void sqlgen_custom_probe(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
                          const char *query);

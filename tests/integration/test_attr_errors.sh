@@ -18,13 +18,14 @@ INSERT INTO cdp_attr.attributes VALUES
   ('num', '{"type": "sum", "value": "payload->>''n''"}'),
   ('cnt', '{"type": "custom", "query": "SELECT (100 / (count(*) - 3 + (min(payload->>''d'')::int)))::text AS value FROM base"}'),
   ('longest', '{"type": "max", "value": "(payload->>''i'')::interval"}'),
-  ('ok', '{"type": "last", "value": "payload->>''n''"}');
+  ('ok', '{"type": "last", "value": "payload->>''n''"}'),
+  ('cnt2', '{"type": "custom", "query": "SELECT count(*) AS value FROM base"}');
 INSERT INTO cdp_attr.context (key, query) VALUES ('good', 'SELECT 42'), ('bad', 'SELECT 1/0');
 SQL
 expect_status 1 cps attributes   # the bad context query
 assert_contains "$OUT" 'context "bad": the query failed, the old value is kept: division by zero'
 assert_eq "42" "$(sql "SELECT value FROM cdp_attr.context WHERE key = 'good'")" "other context rows refreshed"
-assert_eq 240 "$(sql "SELECT count(*) FROM cdp_attr.customer_attributes")" "4 attributes x 60 entities"
+assert_eq 300 "$(sql "SELECT count(*) FROM cdp_attr.customer_attributes")" "5 attributes x 60 entities"
 sql "UPDATE cdp_attr.context SET query = 'SELECT 7', modified = NULL WHERE key = 'bad'"
 before=$(table_digest cdp_attr.customer_attributes)
 
@@ -49,7 +50,8 @@ assert_eq 3000 "$(old ent8 num)" "the others are recalculated"
 assert_eq 03:00:00 "$(old ent7 longest)" "an attribute PostgreSQL aggregates keeps its value too"
 assert_eq 100 "$(old ent7 cnt)" "custom keeps its value"
 assert_eq 1000 "$(old ent7 ok)" "other attributes of a failing entity are calculated"
-assert_eq 240 "$(sql "SELECT count(*) FROM cdp_attr.customer_attributes")"
+assert_eq 300 "$(sql "SELECT count(*) FROM cdp_attr.customer_attributes")"
+assert_eq 3 "$(old ent7 cnt2)" "a custom query next to a failing one is calculated"
 assert_eq 0 "$(sql "SELECT count(*) FROM cdp_attr.customer_entities WHERE calculated IS NULL")" "all marked calculated"
 assert_eq errors "$(sql "SELECT status FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")"
 assert_eq 3 "$(sql "SELECT stats->'steps'->'attributes'->'per_attribute'->'num'->>'failed_entities'
