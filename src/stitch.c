@@ -511,10 +511,11 @@ static int apply_batch(stitcher *s, cps_error *err)
 typedef struct batch {
     stitcher *s;
     sc_graph *g;
-    int n;          /* events in the batch (k = 1..n) */
-    char **id_of;   /* k -> event id */
-    char **xmin_of; /* k -> queue row version */
-    bool *poison;   /* k -> set aside */
+    int n;           /* events in the batch (k = 1..n) */
+    char **id_of;    /* k -> event id */
+    char **xmin_of;  /* k -> queue row version */
+    uint32_t *ev_of; /* k -> event in the graph, or IDTAB_NONE */
+    bool *poison;    /* k -> set aside */
     aside *asides;
     size_t naside;
     cps_error *err;
@@ -531,6 +532,7 @@ static void batch_free(batch *b)
     free(b->id_of);
     free(b->xmin_of);
     free(b->poison);
+    free(b->ev_of);
     for (size_t i = 0; i < b->naside; i++) {
         free(b->asides[i].id);
         free(b->asides[i].error);
@@ -678,7 +680,7 @@ static int batch_event_row(void *arg, char **f, size_t *len, int n, cps_error *e
     int64_t t, ft;
     if (parse_time(f[2], len[2], &t, err) < 0)
         return CPS_ERR;
-    uint32_t ev = sc_add_event(b->g, f[1], len[1], t);
+    uint32_t ev = b->ev_of[k] = sc_add_event(b->g, f[1], len[1], t);
     if (f[5]) {
         if (parse_time(f[6], len[6], &ft, err) < 0)
             return CPS_ERR;
@@ -695,14 +697,13 @@ static int batch_value_row(void *arg, char **f, size_t *len, int n, cps_error *e
     (void)n;
     int k = atoi(f[0]);
     size_t row = (size_t)atol(f[1]);
-    if (k < 1 || k > b->n || row >= s->nrows || !b->id_of[k])
+    if (k < 1 || k > b->n || row >= s->nrows || b->ev_of[k] == IDTAB_NONE)
         return cps_error_set(err, "unexpected value row %d/%zu", k, row);
     if (len[2] > STITCH_MAX_VALUE_BYTES) {
         s->too_long++;
         return 0;
     }
-    uint32_t ev = sc_add_event(b->g, b->id_of[k], strlen(b->id_of[k]), 0);
-    uint32_t id = sc_add_identifier(b->g, ev, (uint32_t)s->rows[row].attr, f[2], len[2]);
+    uint32_t id = sc_add_identifier(b->g, b->ev_of[k], (uint32_t)s->rows[row].attr, f[2], len[2]);
     if (f[3]) {
         int64_t ft;
         if (parse_time(f[4], len[4], &ft, err) < 0)
@@ -735,6 +736,8 @@ static int read_batch(stitcher *s, batch *b, cps_error *err)
     b->id_of = xcalloc((size_t)n + 1, sizeof *b->id_of);
     b->xmin_of = xcalloc((size_t)n + 1, sizeof *b->xmin_of);
     b->poison = xcalloc((size_t)n + 1, sizeof *b->poison);
+    b->ev_of = xmalloc(((size_t)n + 1) * sizeof *b->ev_of);
+    memset(b->ev_of, 0xff, ((size_t)n + 1) * sizeof *b->ev_of);
     b->g = sc_new((size_t)n);
     int rc;
     if (db_exec(s->d, err, "ANALYZE pg_temp.cps_batch", 0, NULL) < 0)

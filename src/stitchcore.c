@@ -33,7 +33,9 @@ typedef struct component {
 
 struct sc_graph {
     uf *sets;
-    idtab *events; /* batch events by id */
+    const char **ev_id; /* batch events' ids, in the arena */
+    uint32_t *ev_len;
+    uint32_t nev;
     int64_t *ev_time;
     uint32_t *ev_node;
     size_t ev_cap;
@@ -44,7 +46,7 @@ struct sc_graph {
     idtab *entities; /* known entities by id */
     known *ent;
     size_t ent_cap;
-    arena *strings; /* first-event ids and new entity ids */
+    arena *strings; /* event ids, first-event ids and new entity ids */
     /* results */
     uint32_t *ev_comp;
     uint32_t *id_comp;
@@ -61,7 +63,6 @@ sc_graph *sc_new(size_t expected_events)
     sc_graph *g = xcalloc(1, sizeof *g);
     /* distinct identifiers are usually fewer than events; the tables grow if not */
     g->sets = uf_new(expected_events + expected_events / 2);
-    g->events = idtab_new(expected_events);
     g->idents = idtab_new(expected_events / 2);
     g->entities = idtab_new(64);
     g->strings = arena_new();
@@ -73,7 +74,8 @@ void sc_free(sc_graph *g)
     if (!g)
         return;
     uf_free(g->sets);
-    idtab_free(g->events);
+    free(g->ev_id);
+    free(g->ev_len);
     idtab_free(g->idents);
     idtab_free(g->entities);
     arena_free(g->strings);
@@ -91,19 +93,19 @@ void sc_free(sc_graph *g)
 
 uint32_t sc_add_event(sc_graph *g, const char *id, size_t len, int64_t time)
 {
-    bool added;
-    uint32_t ev = idtab_intern(g->events, 0, id, len, &added);
-    if (added) {
-        if (ev >= g->ev_cap) {
-            size_t cap = g->ev_cap;
-            xgrow((void **)&g->ev_time, &cap, ev + 1, sizeof *g->ev_time);
-            cap = g->ev_cap;
-            xgrow((void **)&g->ev_node, &cap, ev + 1, sizeof *g->ev_node);
-            g->ev_cap = cap;
-        }
-        g->ev_time[ev] = time;
-        g->ev_node[ev] = uf_add(g->sets);
+    uint32_t ev = g->nev++;
+    if (ev >= g->ev_cap) {
+        size_t cap = g->ev_cap ? g->ev_cap * 2 : 1024;
+        g->ev_id = xrealloc(g->ev_id, cap * sizeof *g->ev_id);
+        g->ev_len = xrealloc(g->ev_len, cap * sizeof *g->ev_len);
+        g->ev_time = xrealloc(g->ev_time, cap * sizeof *g->ev_time);
+        g->ev_node = xrealloc(g->ev_node, cap * sizeof *g->ev_node);
+        g->ev_cap = cap;
     }
+    g->ev_id[ev] = arena_strndup(g->strings, id, len);
+    g->ev_len[ev] = (uint32_t)len;
+    g->ev_time[ev] = time;
+    g->ev_node[ev] = uf_add(g->sets);
     return ev;
 }
 
@@ -182,8 +184,8 @@ static uint32_t component_of(sc_graph *g, uint32_t *comp_of, size_t *cap, uint32
 
 static int event_cmp(const sc_graph *g, uint32_t a, uint32_t b)
 {
-    return key_cmp(g->ev_time[a], idtab_str(g->events, a), idtab_len(g->events, a), g->ev_time[b],
-                   idtab_str(g->events, b), idtab_len(g->events, b));
+    return key_cmp(g->ev_time[a], g->ev_id[a], g->ev_len[a], g->ev_time[b], g->ev_id[b],
+                   g->ev_len[b]);
 }
 
 static int entity_cmp(const sc_graph *g, uint32_t a, uint32_t b)
@@ -199,10 +201,10 @@ static void name_component(sc_graph *g, component *k)
     uint32_t m = k->min_event;
     if (k->survivor == IDTAB_NONE) {
         char hex[33];
-        md5_hex(idtab_str(g->events, m), idtab_len(g->events, m), hex);
+        md5_hex(g->ev_id[m], g->ev_len[m], hex);
         k->id = arena_strndup(g->strings, hex, 32);
         k->first_time = g->ev_time[m];
-        k->first_id = idtab_str(g->events, m);
+        k->first_id = g->ev_id[m];
         return;
     }
     const known *s = &g->ent[k->survivor];
@@ -211,10 +213,10 @@ static void name_component(sc_graph *g, component *k)
     k->first_id = s->first_id;
     /* A late event earlier than the entity's first becomes its first; the id stays. */
     if (m != IDTAB_NONE &&
-        (!*s->first_id || key_cmp(g->ev_time[m], idtab_str(g->events, m), idtab_len(g->events, m),
-                                  s->first_time, s->first_id, strlen(s->first_id)) < 0)) {
+        (!*s->first_id || key_cmp(g->ev_time[m], g->ev_id[m], g->ev_len[m], s->first_time,
+                                  s->first_id, strlen(s->first_id)) < 0)) {
         k->first_time = g->ev_time[m];
-        k->first_id = idtab_str(g->events, m);
+        k->first_id = g->ev_id[m];
     }
 }
 
@@ -225,7 +227,7 @@ void sc_resolve(sc_graph *g)
     memset(comp_of, 0xff, ((size_t)nodes + 1) * sizeof *comp_of);
     size_t comps_cap = 0;
 
-    uint32_t nev = idtab_count(g->events);
+    uint32_t nev = g->nev;
     g->ev_comp = xmalloc(((size_t)nev + 1) * sizeof *g->ev_comp);
     for (uint32_t ev = 0; ev < nev; ev++) {
         uint32_t c = component_of(g, comp_of, &comps_cap, g->ev_node[ev]);
@@ -265,12 +267,12 @@ void sc_resolve(sc_graph *g)
 
 uint32_t sc_event_count(const sc_graph *g)
 {
-    return idtab_count(g->events);
+    return g->nev;
 }
 
 const char *sc_event_id(const sc_graph *g, uint32_t ev)
 {
-    return idtab_str(g->events, ev);
+    return g->ev_id[ev];
 }
 
 const char *sc_event_result(const sc_graph *g, uint32_t ev)
@@ -332,8 +334,8 @@ void sc_entity(const sc_graph *g, size_t k, sc_entity_info *out)
 
 size_t sc_bytes(const sc_graph *g)
 {
-    return uf_bytes(g->sets) + idtab_bytes(g->events) + idtab_bytes(g->idents) +
-           idtab_bytes(g->entities) + arena_bytes(g->strings) +
-           g->ev_cap * (sizeof(int64_t) + sizeof(uint32_t) * 2) +
+    return uf_bytes(g->sets) + idtab_bytes(g->idents) + idtab_bytes(g->entities) +
+           arena_bytes(g->strings) +
+           g->ev_cap * (sizeof(char *) + sizeof(int64_t) + sizeof(uint32_t) * 3) +
            g->id_cap * (sizeof(uint32_t) * 2 + 1) + g->ncomps * sizeof(component);
 }

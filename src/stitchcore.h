@@ -27,7 +27,8 @@ typedef struct sc_graph sc_graph;
 sc_graph *sc_new(size_t expected_events);
 void sc_free(sc_graph *g);
 
-/* Add an event of the batch (or find it again by id); returns its index. */
+/* Add an event of the batch (each once: the caller knows its events);
+ * returns its index, 0, 1, 2, ... */
 uint32_t sc_add_event(sc_graph *g, const char *id, size_t len, int64_t time);
 /* The event already belongs to an entity whose earliest event is (first_time, first_id). */
 void sc_event_entity(sc_graph *g, uint32_t ev, const char *entity, int64_t first_time,
