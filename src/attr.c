@@ -72,7 +72,7 @@ typedef struct plan {
     arena *id_strings;
     size_t batch_size, next;
     bool index_lookups; /* batches are small next to the population: no hash joins */
-    bool superuser;     /* may check the foreign key set-based (see lock_batch_entities) */
+    bool set_based_fk;  /* may check the foreign key set-based (see lock_batch_entities) */
     bool stop;
     /* totals */
     int64_t entities, batches;
@@ -476,7 +476,7 @@ static int load_due(plan *p, db *d, cps_error *err)
     int rc = db_copy_out(d, sql, due_row, p, NULL, err);
     free(sql);
     /* in byte order, so that each batch writes its rows in index order */
-    if (rc == 0)
+    if (rc == 0 && p->nids > 1)
         qsort(p->ids, p->nids, sizeof *p->ids, compare_ids);
     return rc;
 }
@@ -485,8 +485,8 @@ static int load_due(plan *p, db *d, cps_error *err)
 
 /* Values of an attribute PostgreSQL produced (sql and custom paths). */
 typedef struct values {
-    uint32_t *k;  /* the entity */
-    char **v;     /* in the batch's arena */
+    uint32_t *k; /* the entity */
+    char **v;    /* in the batch's arena */
     size_t *len;
     size_t n, cap;
 } values;
@@ -866,8 +866,9 @@ static void sort_values(values *vs)
  * All values of a batch belong to its entities, so one set-based statement
  * takes the same locks (FOR KEY SHARE) on all of them; if every entity is
  * there, the per-row checks cannot fail and are skipped for the COPY
- * (session_replication_role, which only a superuser may set). Otherwise, or
- * without that right, the foreign key checks as usual.
+ * (session_replication_role, which only a superuser may set, and which would
+ * also silence other triggers: so only when the table has none). Otherwise
+ * the foreign key checks as usual.
  */
 static int lock_batch_entities(batch *b, cps_error *err)
 {
@@ -926,7 +927,7 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
         return CPS_ERR;
     double t1 = now_seconds();
 
-    if (p->superuser && (rc = lock_batch_entities(b, err)) < 0)
+    if (p->set_based_fk && (rc = lock_batch_entities(b, err)) < 0)
         return rc;
     char *sql = db_sql(b->d, "COPY {attr}.customer_attributes (customer_entity_id, attribute_id, "
                              "value) FROM STDIN");
@@ -1193,10 +1194,17 @@ int attr_step(run_ctx *ctx, cps_error *err)
     if (rc == 0 && p.nids) {
         log_info(STEP, "%zu entities due, %zu attributes, batches of %zu on %d connection%s",
                  p.nids, p.n, p.batch_size, ctx->cfg->workers, ctx->cfg->workers > 1 ? "s" : "");
+        /* the set-based foreign key check needs a superuser, and must not
+           silence anyone's triggers on customer_attributes */
         char *su = NULL;
-        db_query_value(d, err, &su, NULL, "SELECT rolsuper FROM pg_catalog.pg_roles "
-                                           "WHERE rolname = current_user", 0, NULL);
-        p.superuser = su && su[0] == 't';
+        db_query_value(
+            d, err, &su, NULL,
+            "SELECT (SELECT rolsuper FROM pg_catalog.pg_roles "
+            "WHERE rolname = current_user) AND NOT EXISTS (SELECT 1 FROM "
+            "pg_catalog.pg_trigger WHERE tgrelid = '{attr}.customer_attributes'::regclass "
+            "AND NOT tgisinternal)",
+            0, NULL);
+        p.set_based_fk = su && su[0] == 't';
         free(su);
         /* few entities due among many: index lookups beat scans of every event */
         p.index_lookups = (int64_t)p.nids * 20 < db_estimated_rows(d, "{ps}.entities");

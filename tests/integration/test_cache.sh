@@ -143,7 +143,7 @@ cps cache >"$TEST_TMP/cache.log" 2>&1 &
 pid=$!
 open=0
 for _ in $(seq 100); do  # wait until the rebuild's transaction is open
-  open=$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS' AND wait_event = 'PgSleep'")
+  open=$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS' AND wait_event = 'PgSleep' AND datname = current_database()")
   [[ $open -gt 0 ]] && break
   sleep 0.1
 done

@@ -84,11 +84,16 @@ for how in kill terminate fast immediate; do
   echo "$how: $(sql "SELECT count(*) FROM cdp_ps.runs WHERE status IN ('aborted', 'interrupted', 'failed')") runs disturbed"
 done
 
-# A statement timeout stops the run with status 1; nothing is half-applied.
+# A statement timeout stops the statement; the run reports it with status 1,
+# nothing is half-applied. (A context query that sleeps makes sure one
+# statement outlasts the timeout however fast the machine is.)
 newdb timeout
 load
-PGOPTIONS="-c statement_timeout=30" expect_status 1 cps run
+expect_status 0 cps init
+sql "INSERT INTO cdp_attr.context (key, query) VALUES ('slow', 'SELECT pg_sleep(0.5)')"
+PGOPTIONS="-c statement_timeout=200" expect_status 1 cps run
 assert_contains "$OUT" "statement timeout"
+sql "DELETE FROM cdp_attr.context WHERE key = 'slow'"
 finish
 assert_eq "$first" "$(state)" "after a statement timeout"
 

@@ -30,11 +30,12 @@ sql "INSERT INTO cdp_attr.context (key, query) VALUES ('slow', 'SELECT pg_sleep(
 cps run >"$TEST_TMP/killed.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
-  [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS' AND wait_event = 'PgSleep'") -gt 0 ]] && break
+  [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS' AND wait_event = 'PgSleep' AND datname = current_database()") -gt 0 ]] && break
   sleep 0.1
 done
 # Check DB there is no query with app_name "Meiro CPS" running: SELECT * FROM pg_stat_activity;
-running=$(sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'Meiro CPS'")
+# (this test shares its server with other tests: only this database's CPS)
+running=$(sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'Meiro CPS' AND datname = current_database()")
 [[ -n $running ]] || fail "no CPS session found in pg_stat_activity"
 # If there is, kill it: SELECT pg_terminate_backend(pid);
 for p in $running; do sql "SELECT pg_terminate_backend($p)" >/dev/null; done
@@ -133,7 +134,7 @@ assert_contains "$OUT" "RENAME TO pivoted_customer_attributes_backup"
 assert_eq 2 "$(sql "SELECT count(*) FROM public.pivoted_customer_attributes")"
 assert_eq "$old_view" "$(sql "SELECT pg_get_viewdef('public.customer_events'::regclass)")"
 # Check that no processing is running using select * from pg_stat_activity;
-assert_eq 0 "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS'")" "nothing running"
+assert_eq 0 "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS' AND datname = current_database()")" "nothing running"
 sql <<'SQL'
 ALTER TABLE public.pivoted_customer_attributes RENAME TO pivoted_customer_attributes_backup; ALTER VIEW public.customer_events RENAME TO customer_events_backup;
 SQL

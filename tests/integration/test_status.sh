@@ -101,7 +101,7 @@ sql "INSERT INTO cdp_attr.context (key, query) VALUES ('slow', 'SELECT pg_sleep(
 cps run >"$TEST_TMP/run.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
-  [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS' AND wait_event = 'PgSleep'") -gt 0 ]] && break
+  [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS' AND wait_event = 'PgSleep' AND datname = current_database()") -gt 0 ]] && break
   sleep 0.1
 done
 t0=$(date +%s)
