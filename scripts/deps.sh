@@ -9,7 +9,8 @@ declare -A groups=(
   [test]="libcmocka-dev postgresql-15 postgresql-client-15 clang-format util-linux"
   [demo]="postgresql-15 postgresql-client-15 util-linux"
   [bench]="postgresql-15 postgresql-client-15 postgresql-15-pgrouting gnuplot-nox util-linux"
-  [fuzz]="clang libclang-rt-14-dev"
+  # libFuzzer is in libclang-rt-14-dev (clang only recommends it), llvm-symbolizer in llvm-14
+  [fuzz]="clang libclang-rt-14-dev llvm-14"
   [valgrind]="valgrind"
 )
 
