@@ -85,19 +85,7 @@ typedef struct plan {
 
 static int load_columns(plan *p, db *d, cps_error *err)
 {
-    PGresult *res = db_query(d, err,
-                             "SELECT attname FROM pg_catalog.pg_attribute "
-                             "WHERE attrelid = '{ce}.customer_events'::regclass AND attnum > 0 "
-                             "AND NOT attisdropped ORDER BY attnum",
-                             0, NULL);
-    if (!res)
-        return CPS_ERR;
-    p->ncolumns = (size_t)PQntuples(res);
-    p->columns = xcalloc(p->ncolumns + 1, sizeof *p->columns);
-    for (size_t i = 0; i < p->ncolumns; i++)
-        p->columns[i] = xstrdup(PQgetvalue(res, (int)i, 0));
-    PQclear(res);
-    return 0;
+    return db_columns(d, "{ce}.customer_events", &p->columns, &p->ncolumns, err);
 }
 
 static int load_definitions(plan *p, db *d, cps_error *err)
@@ -401,9 +389,7 @@ static void plan_free(plan *p)
         free(p->attrs[i].query);
     }
     free(p->attrs);
-    for (size_t i = 0; i < p->ncolumns; i++)
-        free(p->columns[i]);
-    free(p->columns);
+    db_columns_free(p->columns);
     free(p->events);
     free(p->combined);
     free(p->customs);
@@ -605,18 +591,6 @@ static int row_direct(void *arg, char **f, size_t *len, int nf, cps_error *err)
     return 0;
 }
 
-/* Errors that say nothing about one entity's data: the run cannot go on. */
-static bool fatal_sqlstate(const char *state)
-{
-    static const char *const classes[] = {"08", "25", "40", "53", "55", "57", "58", "F0", "XX"};
-    if (!state || !*state)
-        return true;
-    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
-        if (!strncmp(state, classes[i], 2))
-            return true;
-    return false;
-}
-
 static int set_on(batch *b, uint32_t lo, uint32_t hi, cps_error *err)
 {
     if (lo == b->on_lo && hi == b->on_hi)
@@ -694,7 +668,7 @@ static int evaluate_alone(batch *b, size_t a, uint32_t lo, uint32_t hi, cps_erro
             values_push(&b->direct[a], b->attempt.k[i], b->attempt.v[i], b->attempt.len[i]);
         return db_release_savepoint(b->d, err);
     }
-    if (rc == CPS_EINTR || fatal_sqlstate(e.sqlstate)) {
+    if (rc == CPS_EINTR || db_sqlstate_fatal(e.sqlstate)) {
         *err = e;
         return rc == CPS_EINTR ? CPS_EINTR : CPS_ERR;
     }
@@ -735,7 +709,7 @@ static int evaluate_customs(batch *b, bool *done, cps_error *err)
         if (p->attrs[a].usable && p->attrs[a].path == PATH_CUSTOM)
             p->attrs[a].seconds += spent / (double)ncustom;
     pthread_mutex_unlock(&p->lock);
-    if (rc == CPS_EINTR || (rc < 0 && fatal_sqlstate(e.sqlstate))) {
+    if (rc == CPS_EINTR || (rc < 0 && db_sqlstate_fatal(e.sqlstate))) {
         *err = e;
         return rc == CPS_EINTR ? CPS_EINTR : CPS_ERR;
     }
@@ -779,7 +753,7 @@ static int read_batch(batch *b, char **calc_time, cps_error *err)
         pthread_mutex_lock(&p->lock);
         p->shared_seconds += now_seconds() - t0;
         pthread_mutex_unlock(&p->lock);
-        if (rc == CPS_EINTR || (rc < 0 && fatal_sqlstate(e.sqlstate))) {
+        if (rc == CPS_EINTR || (rc < 0 && db_sqlstate_fatal(e.sqlstate))) {
             *err = e;
             return rc == CPS_EINTR ? CPS_EINTR : CPS_ERR;
         }

@@ -86,6 +86,19 @@ static void notice_processor(void *arg, const char *message)
     log_debug("DB", "%.*s", (int)n, message);
 }
 
+bool db_sqlstate_fatal(const char *sqlstate)
+{
+    /* connection, transaction state, rollback, resources, object state,
+       operator intervention, system and config errors, internal errors */
+    static const char *const classes[] = {"08", "25", "40", "53", "55", "57", "58", "F0", "XX"};
+    if (!sqlstate || !*sqlstate)
+        return true;
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        if (!strncmp(sqlstate, classes[i], 2))
+            return true;
+    return false;
+}
+
 char *db_result_message(const PGresult *res)
 {
     strbuf sb = STRBUF_INIT;
@@ -183,37 +196,24 @@ static void register_cancel(db *d)
 int db_connect(db **out, const cps_config *cfg, cps_error *err)
 {
     *out = NULL;
-    const char *keys[12];
-    const char *vals[12];
+    /* Later keywords override earlier ones: the dsn first, then the separate
+     * keys, then what CPS insists on. Unset ones fall back to libpq's PG*. */
+    const struct {
+        const char *key, *value;
+    } settings[] = {
+        {"dbname", cfg->dsn},        {"host", cfg->host},
+        {"port", cfg->port},         {"user", cfg->user},
+        {"password", cfg->password}, {"dbname", cfg->dbname},
+        {"client_encoding", "UTF8"}, {"application_name", "Meiro CPS"},
+    };
+    const char *keys[sizeof settings / sizeof settings[0] + 1];
+    const char *vals[sizeof settings / sizeof settings[0] + 1];
     int n = 0;
-    if (cfg->dsn) {
-        keys[n] = "dbname";
-        vals[n++] = cfg->dsn;
-    }
-    if (cfg->host) {
-        keys[n] = "host";
-        vals[n++] = cfg->host;
-    }
-    if (cfg->port) {
-        keys[n] = "port";
-        vals[n++] = cfg->port;
-    }
-    if (cfg->user) {
-        keys[n] = "user";
-        vals[n++] = cfg->user;
-    }
-    if (cfg->password) {
-        keys[n] = "password";
-        vals[n++] = cfg->password;
-    }
-    if (cfg->dbname) {
-        keys[n] = "dbname";
-        vals[n++] = cfg->dbname;
-    }
-    keys[n] = "client_encoding";
-    vals[n++] = "UTF8";
-    keys[n] = "application_name";
-    vals[n++] = "Meiro CPS";
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (settings[i].value) {
+            keys[n] = settings[i].key;
+            vals[n++] = settings[i].value;
+        }
     keys[n] = NULL;
     vals[n] = NULL;
 
@@ -406,6 +406,35 @@ PGresult *db_describe(db *d, const char *sql, cps_error *err)
         return NULL;
     }
     return res;
+}
+
+int db_columns(db *d, const char *table_tmpl, char ***columns, size_t *n, cps_error *err)
+{
+    char *table = db_sql(d, table_tmpl);
+    const char *params[] = {table};
+    PGresult *res = db_query(d, err,
+                             "SELECT attname FROM pg_catalog.pg_attribute "
+                             "WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped "
+                             "ORDER BY attnum",
+                             1, params);
+    free(table);
+    *columns = NULL;
+    *n = 0;
+    if (!res)
+        return db_interrupted() ? CPS_EINTR : CPS_ERR;
+    *n = (size_t)PQntuples(res);
+    *columns = xcalloc(*n + 1, sizeof **columns);
+    for (size_t i = 0; i < *n; i++)
+        (*columns)[i] = xstrdup(PQgetvalue(res, (int)i, 0));
+    PQclear(res);
+    return 0;
+}
+
+void db_columns_free(char **columns)
+{
+    for (size_t i = 0; columns && columns[i]; i++)
+        free(columns[i]);
+    free(columns);
 }
 
 int db_prefer_index_lookups(db *d, cps_error *err)

@@ -115,6 +115,17 @@ int db_interrupted(void);
 /* Pretend a signal arrived (tests). */
 void db_interrupt_for_test(int sig);
 
+/* True for errors that say nothing about the data a statement read (lost
+ * connection, cancel or timeout, shutdown, disk full, ...): the step cannot
+ * go on. Any other error may be caused by one row (a bad cast, a failing
+ * function), so it is worth narrowing down. */
+bool db_sqlstate_fatal(const char *sqlstate);
+
+/* The columns of a table (template name) in order, as new strings in a
+ * NULL-terminated array the caller frees with db_columns_free. */
+int db_columns(db *d, const char *table_tmpl, char ***columns, size_t *n, cps_error *err);
+void db_columns_free(char **columns);
+
 /* The database's message for a result, with detail and hint (caller frees). */
 char *db_result_message(const PGresult *res);
 

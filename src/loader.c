@@ -364,18 +364,6 @@ static int check_file(loader *l, const char *data, size_t len)
 
 /* ---- the database checks ----------------------------------------------- */
 
-/* Errors that say nothing about the expression: the step cannot go on. */
-static bool fatal_sqlstate(const char *state)
-{
-    static const char *const classes[] = {"08", "25", "40", "53", "55", "57", "58", "F0", "XX"};
-    if (!state || !*state)
-        return true;
-    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
-        if (!strncmp(state, classes[i], 2))
-            return true;
-    return false;
-}
-
 /* Where in the expression a statement position (1-based characters) falls. */
 static void describe_position(strbuf *out, const char *expr, long pos)
 {
@@ -438,7 +426,7 @@ static int check_expression(loader *l, const char *expr, char **problem, cps_err
         return db_release_savepoint(l->d, err);
     }
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (db_interrupted() || fatal_sqlstate(state) || PQstatus(conn) != CONNECTION_OK) {
+    if (db_interrupted() || db_sqlstate_fatal(state) || PQstatus(conn) != CONNECTION_OK) {
         char *m = db_result_message(res);
         cps_error_set(err, "checking an expression: %s", m);
         free(m);

@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "md5.h"
+#include "sqlgen.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -157,33 +158,14 @@ static void append_literal(strbuf *sb, PGconn *conn, const char *s)
 static int customer_events_sql(run_ctx *ctx, strbuf *sql, cps_error *err)
 {
     db *d = ctx->d;
-    PGresult *res = db_query(d, err,
-                             "SELECT attname FROM pg_catalog.pg_attribute "
-                             "WHERE attrelid = '{ce}.customer_events'::regclass AND attnum > 0 "
-                             "AND NOT attisdropped ORDER BY attnum",
-                             0, NULL);
-    if (!res)
+    char **columns;
+    size_t n;
+    if (db_columns(d, "{ce}.customer_events", &columns, &n, err) < 0)
         return cps_error_prefix(err, "reading the columns of %s.customer_events",
                                 ctx->cfg->ce_schema);
-    int n = PQntuples(res), has_entity = 0;
-    for (int i = 0; i < n; i++)
-        has_entity |= !strcmp(PQgetvalue(res, i, 0), "customer_entity_id");
     sb_append(sql, "SELECT ");
-    for (int i = 0; i < n; i++) {
-        const char *col = PQgetvalue(res, i, 0);
-        if (i)
-            sb_append(sql, ", ");
-        if (!strcmp(col, "customer_entity_id")) {
-            sb_append(sql, "m.customer_entity_id");
-            continue;
-        }
-        sb_append(sql, "e.");
-        append_ident(sql, db_pg(d), col);
-        /* an event log without the column still gets it, after the first */
-        if (i == 0 && !has_entity)
-            sb_append(sql, ", m.customer_entity_id");
-    }
-    PQclear(res);
+    sqlgen_event_columns(sql, columns, n, "e");
+    db_columns_free(columns);
     sql_expand_into(sql, db_schemas(d),
                     " FROM {ce}.customer_events e "
                     "JOIN {ps}.matching m ON m.customer_event_id = e.id");

@@ -28,30 +28,32 @@ static void expr(strbuf *out, const char *sql, const char *fallback)
     sb_append(out, "\n)");
 }
 
-/* The event row's columns: the log's own, with the entity filled in. */
-static void event_columns(strbuf *out, char *const *columns, size_t ncolumns)
+void sqlgen_event_columns(strbuf *out, char *const *columns, size_t ncolumns, const char *alias)
 {
-    int has_entity = 0;
+    bool has_entity = false;
+    for (size_t i = 0; i < ncolumns; i++)
+        has_entity |= !strcmp(columns[i], "customer_entity_id");
     for (size_t i = 0; i < ncolumns; i++) {
         if (i)
             sb_append(out, ", ");
         if (!strcmp(columns[i], "customer_entity_id")) {
             sb_append(out, "m.customer_entity_id AS customer_entity_id");
-            has_entity = 1;
-        } else {
-            sb_append(out, "ce.");
-            sql_append_ident(out, columns[i]);
+            continue;
         }
+        sb_appendf(out, "%s.", alias);
+        sql_append_ident(out, columns[i]);
+        /* an event log without the column still gets it, after the first */
+        if (i == 0 && !has_entity)
+            sb_append(out, ", m.customer_entity_id AS customer_entity_id");
     }
-    if (!has_entity)
-        sb_append(out, ncolumns ? ", m.customer_entity_id AS customer_entity_id"
-                                : "m.customer_entity_id AS customer_entity_id");
+    if (ncolumns == 0)
+        sb_append(out, "m.customer_entity_id AS customer_entity_id");
 }
 
 void sqlgen_events(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns)
 {
     sb_append(out, "SELECT ");
-    event_columns(out, columns, ncolumns);
+    sqlgen_event_columns(out, columns, ncolumns, "ce");
     /* OFFSET 0 keeps the planner from evaluating expressions on events of
      * other entities before the join: a failure must belong to the batch */
     sql_expand_into(out, s,
@@ -85,20 +87,35 @@ static void conditions(strbuf *out, const attr_def *d, int n)
         sb_append(out, "true");
 }
 
-/* FROM (inner rows) AS inner_row WHERE outer_filter: shared by every form. */
-static void inner_rows(strbuf *out, const attr_def *d, int n)
+/* The value and weight of an event, only where it passes the conditions:
+ * "SELECT (value) AS value, (weight) AS weight WHERE conditions". */
+static void value_and_weight(strbuf *out, const attr_def *d, int n)
 {
-    sb_append(out, " FROM (SELECT customer_events.*, x.value, x.weight FROM (SELECT ");
+    sb_append(out, "SELECT ");
     expr(out, d->value, NULL);
     sb_append(out, " AS value, ");
     expr(out, d->weight, "1");
     sb_append(out, " AS weight WHERE ");
     conditions(out, d, n);
-    sb_append(out, ") AS x) AS inner_row WHERE ");
+}
+
+static void outer_filter(strbuf *out, const attr_def *d)
+{
+    sb_append(out, " WHERE ");
     if (d->outer_filter)
         expr(out, d->outer_filter, NULL);
     else
         sb_append(out, "true");
+}
+
+/* FROM (inner rows) AS inner_row WHERE outer_filter, inside the LATERAL
+ * over customer_events. */
+static void inner_rows(strbuf *out, const attr_def *d, int n)
+{
+    sb_append(out, " FROM (SELECT customer_events.*, x.value, x.weight FROM (");
+    value_and_weight(out, d, n);
+    sb_append(out, ") AS x) AS inner_row");
+    outer_filter(out, d);
 }
 
 void sqlgen_branch(strbuf *out, const attr_def *d, int n, unsigned needs)
@@ -178,17 +195,10 @@ static void typed_rows(strbuf *out, const char *events, const attr_def *d, int n
     sb_append(out, ")::numeric AS w, inner_row.event_time AS t, inner_row.id AS e FROM (SELECT "
                    "customer_events.*, x.value, x.weight FROM (");
     sb_append(out, events);
-    sb_append(out, ") AS customer_events CROSS JOIN LATERAL (SELECT ");
-    expr(out, d->value, NULL);
-    sb_append(out, " AS value, ");
-    expr(out, d->weight, "1");
-    sb_append(out, " AS weight WHERE ");
-    conditions(out, d, n);
-    sb_append(out, ") AS x) AS inner_row WHERE ");
-    if (d->outer_filter)
-        expr(out, d->outer_filter, NULL);
-    else
-        sb_append(out, "true");
+    sb_append(out, ") AS customer_events CROSS JOIN LATERAL (");
+    value_and_weight(out, d, n);
+    sb_append(out, ") AS x) AS inner_row");
+    outer_filter(out, d);
     sb_append(out, ") AS o WHERE o.v IS NOT NULL");
 }
 
@@ -268,7 +278,7 @@ static void custom_query(strbuf *out, const char *query)
 static void custom_base(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns)
 {
     sb_append(out, "WITH base AS (SELECT ");
-    event_columns(out, columns, ncolumns);
+    sqlgen_event_columns(out, columns, ncolumns, "ce");
     sql_expand_into(out, s,
                     " FROM {ps}.matching m "
                     "JOIN {ce}.customer_events ce ON ce.id = m.customer_event_id "

@@ -28,6 +28,11 @@ enum {
 /* Which of those the type needs. */
 unsigned sqlgen_needs(attr_type t);
 
+/* The columns of an event row: those of the log (table alias `alias`),
+ * customer_entity_id taken from matching (alias m); a log without that
+ * column gets it after its first. */
+void sqlgen_event_columns(strbuf *out, char *const *columns, size_t ncolumns, const char *alias);
+
 /* The batch's event rows, as a derived table body (no parentheses). */
 void sqlgen_events(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns);
 

@@ -326,18 +326,6 @@ static int parse_time(const char *text, size_t len, int64_t *t, cps_error *err)
     return 0;
 }
 
-/* Errors that say nothing about the data: the run cannot go on. */
-static bool fatal_sqlstate(const char *state)
-{
-    static const char *const classes[] = {"08", "25", "40", "53", "55", "57", "58", "F0", "XX"};
-    if (!state || !*state)
-        return true; /* no SQLSTATE: the connection itself failed */
-    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
-        if (!strncmp(state, classes[i], 2))
-            return true;
-    return false;
-}
-
 static int copy_rows(db *d, const char *table, cps_error *err, db_copy **out)
 {
     char *sql = xasprintf("COPY pg_temp.%s FROM STDIN", table);
@@ -610,7 +598,7 @@ static int diagnose_poison(batch *b, int k, const cps_error *first, cps_error *e
             return CPS_ERR;
         }
         if (db_exec_raw(s->d, &e, sb_str(&sql), 1, p) < 0) {
-            if (fatal_sqlstate(e.sqlstate)) {
+            if (db_sqlstate_fatal(e.sqlstate)) {
                 *err = e;
                 sb_free(&sql);
                 free(id), free(event_id), free(message);
@@ -648,7 +636,7 @@ static int extract_bisect(batch *b, int lo, int hi, cps_error *err)
     int64_t rc = extract_range(s, lo, hi, &e);
     if (rc >= 0)
         return db_release_savepoint(s->d, err);
-    if (rc == CPS_EINTR || fatal_sqlstate(e.sqlstate)) {
+    if (rc == CPS_EINTR || db_sqlstate_fatal(e.sqlstate)) {
         *err = e;
         return rc == CPS_EINTR ? CPS_EINTR : CPS_ERR;
     }
@@ -1183,7 +1171,7 @@ static int from_scratch(stitcher *s, cps_error *err)
     db_rollback(s->d);
     progress_end(s->prog);
     s->prog = NULL;
-    if (rc < 0 && rc != CPS_EINTR && !fatal_sqlstate(err->sqlstate)) {
+    if (rc < 0 && rc != CPS_EINTR && !db_sqlstate_fatal(err->sqlstate)) {
         log_warn(STEP,
                  "a stitching expression failed while reading every event (%s); "
                  "queueing all events and continuing in batches to set the failing "
