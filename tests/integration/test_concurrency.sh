@@ -1,6 +1,7 @@
 # Concurrency (SPEC §1.3, §2.2): events inserted by other connections while
 # CPS runs are all stitched by the end of the next run, exactly once and into
-# the right entities; two CPS started together: one works, one exits 3.
+# the right entities; two CPS started together: one works, one exits 3; a
+# long-running reader of the production views is not blocked by runs.
 source "$(dirname "$0")/lib.sh"
 newdb
 "$CPS_GEN" --events 5000 --quiet
@@ -61,4 +62,40 @@ wait "$b" || rb=$?
 statuses=$(printf '%s\n' "$ra" "$rb" | sort | tr '\n' ' ')
 assert_eq "0 3 " "$statuses" "one runs, one is locked out"
 grep -q "another CPS" "$TEST_TMP/a.log" "$TEST_TMP/b.log" || fail "no lock message"
+
+# A long-running reader of the production views is not blocked by a run, and
+# does not block it: incremental runs write rows, never lock the views.
+cat >"$TEST_TMP/prod.json" <<JSON
+{"production": true}
+JSON
+expect_status 0 cps -c "$TEST_TMP/prod.json" run
+coproc READER { psql -X -q -At 2>&1; }
+echo "BEGIN; SELECT count(*) FROM public.pivoted_customer_attributes; SELECT 'reading';" >&"${READER[1]}"
+read -r _ <&"${READER[0]}"
+read -r line <&"${READER[0]}"
+assert_eq reading "$line" "the long reader is in its transaction"
+"$CPS_GEN" --append 2000 --quiet
+# meanwhile other readers keep querying the views within a second each
+reads_ok=0
+(
+  for _ in $(seq 1 20); do
+    PGOPTIONS="-c statement_timeout=1000" psql -X -q -At -c \
+      "SELECT count(*) FROM public.customer_events; SELECT count(*) FROM public.pivoted_customer_attributes" >/dev/null || exit 1
+  done
+) & readers=$!
+t0=$SECONDS
+expect_status 0 cps -c "$TEST_TMP/prod.json" run
+wait "$readers" || fail "a reader of the views was blocked during a run"
+[[ $((SECONDS - t0)) -lt 60 ]] || fail "the run waited for the long reader"
+# A new attribute needs a new pivot view: CPS waits a little for the long
+# reader, then gives up for this run (status 1) instead of blocking everyone.
+sql "INSERT INTO cdp_attr.attributes VALUES ('extra', '{\"type\": \"value\", \"value\": \"type\"}')"
+expect_status 1 cps -c "$TEST_TMP/prod.json" run
+assert_contains "$OUT" "is read without pause"
+echo "SELECT 'still reading'; COMMIT; \\q" >&"${READER[1]}"
+wait
+expect_status 0 cps -c "$TEST_TMP/prod.json" run
+assert_eq t "$(sql "SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_name = 'pivoted_customer_attributes' AND column_name = 'extra')")" \
+  "the view gets the new column once the reader is gone"
 pass
