@@ -25,7 +25,7 @@ summarize() {
       k = $3 SUBSEP $4
       if (!(k in n)) { order[++nk] = k; n[k] = 0; size = $1; events = $2 }
       step[k] = $3; method[k] = $4; items[k] = $9
-      if ($7 == "dnf" || $7 == "failed") { dnf[k] = $6; dnfnote[k] = $10; dnfstatus[k] = $7; next }
+      if ($7 == "dnf" || $7 == "failed" || $7 == "not_run") { dnf[k] = $6; dnfnote[k] = $10; dnfstatus[k] = $7; next }
       v[k, ++n[k]] = $6 + 0
       runnote[k, n[k]] = $10
       status[k] = $7
@@ -53,7 +53,7 @@ summarize() {
       }
       for (i = 1; i <= nk; i++) {
         k = order[i]
-        runs = n[k] + (k in dnf ? 1 : 0)
+        runs = n[k] + (k in dnf && status[k] != "not_run" ? 1 : 0)
         ratio = (step[k] in cps && cps[step[k]] > 0) ? sprintf("%.3f", med[k] / cps[step[k]]) : ""
         eps = med[k] > 0 ? sprintf("%.0f", items[k] / med[k]) : ""
         print size, events, step[k], method[k], runs, sprintf("%.3f", med[k]), sprintf("%.3f", lo[k]),
@@ -76,6 +76,7 @@ AWK_FMT='
   }
   function ratio(r, st,   f) {
     if (st == "failed") return "failed"
+    if (st == "not_run") return "not run"
     if (r == "") return ""
     f = "%.2f×"
     if (r >= 1) f = "%.1f×"
@@ -132,9 +133,11 @@ details() {
     NR == 1 { next }
     {
       med = ($12 == "dnf" ? "> " : "") secs($6)
-      if ($12 == "failed") med = "failed"
-      printf "| %s | %s | %s | %s | %s–%s | %s | %s | %s |\n", stepname($3), methodname($4), $5, med,
-             secs($7), secs($8), ($12 == "dnf" ? "< " : "") group($9), ($4 == "cps" ? "1" : ratio($10, $12)), $13
+      range = secs($7) "–" secs($8)
+      eps = ($12 == "dnf" ? "< " : "") group($9)
+      if ($12 == "failed" || $12 == "not_run") { med = ratio("", $12); range = ""; eps = "" }
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", stepname($3), methodname($4), $5, med,
+             range, eps, ($4 == "cps" ? "1" : ratio($10, $12)), $13
     }' "$1"
 }
 
@@ -208,7 +211,7 @@ chart() {
   tmp=$(mktemp -d)
   # one data file per (step, method): events seconds
   awk -F'\t' -v dir="$tmp" 'FNR == 1 { next }
-    $12 != "failed" { f = dir "/" $3 "-" $4 (($12 == "dnf") ? "-dnf" : "") ".dat"; print $2, $6 >> f }' "$@"
+    $12 != "failed" && $12 != "not_run" { f = dir "/" $3 "-" $4 (($12 == "dnf") ? "-dnf" : "") ".dat"; print $2, $6 >> f }' "$@"
   local series=(
     "stitch-cps|CPS stitching from scratch|1|lc rgb '#1b5e20' lw 3 pt 7"
     "stitch-pgrouting|pgRouting pgr_connectedComponents|1|lc rgb '#1565c0' lw 2 pt 5"

@@ -17,6 +17,9 @@
 #   BENCH_APPEND=10000    new events of the incremental stitching runs
 #   BENCH_PGR_MAX_EVENTS=5000000  above this, pgRouting is not run (it ran out of memory at 10M)
 #   BENCH_CPS_CONFIG=F    a cps JSON config (tunables) used for every CPS run
+#   BENCH_STEPS="stitch incremental attributes attributes_incremental"
+#                         the steps to measure; a partial run prepares what a
+#                         step needs untimed and writes <size>-<date>-<steps>.*
 #
 # Everything lives in a private cluster under bench/work/ (kept between runs:
 # the generated data of each size is a template database that is reused);
@@ -39,6 +42,8 @@ SIZES=${SIZES:-${2:-small}}
 REPS_DEFAULT=${BENCH_REPS:-}
 ALT_LIMIT=${BENCH_ALT_LIMIT:-1800}
 ONCE_AFTER=${BENCH_ONCE_AFTER:-900}
+ALL_STEPS="stitch incremental attributes attributes_incremental"
+STEPS=${BENCH_STEPS:-$ALL_STEPS}
 SAMPLE=${BENCH_SAMPLE:-500}
 APPEND=${BENCH_APPEND:-10000}
 PGR_MAX_EVENTS=${BENCH_PGR_MAX_EVENTS:-5000000}
@@ -166,6 +171,17 @@ prewarm() {
   local db=$1 rel; shift
   for rel in "$@"; do
     q "$db" "SELECT pg_prewarm('$rel') FROM (SELECT to_regclass('$rel') AS r) s WHERE r IS NOT NULL" \
+      >/dev/null
+  done
+}
+
+# prewarm_tables DB TABLE...: prewarm, each table and all of its indexes.
+prewarm_tables() {
+  local db=$1 rel; shift
+  for rel in "$@"; do
+    q "$db" "SELECT pg_prewarm(r) FROM (SELECT to_regclass('$rel') AS r) s WHERE r IS NOT NULL
+             UNION ALL
+             SELECT pg_prewarm(indexrelid) FROM pg_index WHERE indrelid = to_regclass('$rel')" \
       >/dev/null
   done
 }
@@ -389,7 +405,7 @@ measure_stitch() {
   if ((EVENTS > PGR_MAX_EVENTS)); then
     local why="not run: above $PGR_MAX_EVENTS events pgr_connectedComponents exhausted this machine's memory (24 GiB; the kernel killed the server)"
     log "   pgrouting: $why"
-    record stitch pgrouting 1 0 failed "" "$EVENTS" "$why"
+    record stitch pgrouting 1 0 not_run "" "$EVENTS" "$why"
     SKIP[pgrouting]="not run above $PGR_MAX_EVENTS events"
   fi
   for ((run = 1; run <= REPS; run++)); do
@@ -413,8 +429,14 @@ measure_stitch_incremental() {
     "$GEN" --dsn "dbname=$db" --append "$APPEND" --quiet || die "cps-gen --append failed"
     queued=$(q "$db" "SELECT count(*) FROM cdp_ps.customer_events_to_process")
     [[ $queued == "$APPEND" ]] || die "expected $APPEND queued events, found $queued"
-    prewarm "$db" cdp_ce.customer_events cdp_ce.customer_events_pkey cdp_ps.matching \
-      cdp_ps.matching_pkey cdp_ps.identifiers cdp_ps.identifiers_pkey cdp_ps.entities cdp_ps.entities_pkey
+    # What a CPS scheduled every few minutes finds in memory: the tables it
+    # reads and writes with all their indexes (customer_entities too: the
+    # front end and every attribute step read it). Not the events' heap
+    # (4 GB at 10M, as much as shared_buffers): the step reads only the new
+    # events, which cps-gen has just written.
+    prewarm "$db" cdp_ce.customer_events_pkey
+    prewarm_tables "$db" cdp_ps.customer_events_to_process cdp_ps.matching cdp_ps.identifiers \
+      cdp_ps.entities cdp_ps.entity_merges cdp_attr.customer_entities
     quiesce "$db" vacuum
     run_cps "$db" stitch "$LOGS/stitch-incremental-$run.log"
     [[ $(q "$db" "SELECT (SELECT count(*) FROM cdp_ps.customer_events_to_process) = 0
@@ -503,11 +525,14 @@ attr_naive_setup() {
   } >"$NAIVE_SCRIPT"
 }
 
-measure_attributes() {
+attributes_setup() {
   ADB=${PFX}_attr
   clone "${PFX}_stitched" "$ADB"
   psql -X -q -d "$ADB" -f "$SQL/setup.sql" >/dev/null
   ENTITIES=$(q "$ADB" "SELECT count(*) FROM cdp_ps.entities")
+}
+
+measure_attributes() {
   log "3. attributes from scratch: $ENTITIES entities ($REPS runs each)"
   local run
   for ((run = 1; run <= REPS; run++)); do
@@ -517,15 +542,25 @@ measure_attributes() {
     ((run == 1)) && attr_naive_setup
     attr_naive "$run"
   done
+}
 
-  # 4. incremental: the same deterministic 1 % of the entities had activity
+# 4. incremental: the same deterministic 1 % of the entities had activity
+measure_attributes_incremental() {
+  if ! has_step attributes; then
+    log "   (untimed: every entity's attributes calculated first)"
+    run_cps "$ADB" attributes "$LOGS/attributes-prepare.log"
+  fi
   log "4. incremental attributes: 1 % of the entities active ($REPS runs)"
-  local active active_events calculated
+  local run active active_events calculated
   for ((run = 1; run <= REPS; run++)); do
     active=$(q "$ADB" "WITH u AS (UPDATE cdp_attr.customer_entities SET modified = clock_timestamp()
                                    WHERE ('x' || left(md5(id), 8))::bit(32)::int % 100 = 0 RETURNING 1)
                        SELECT count(*) FROM u")
-    prewarm "$ADB" "${ATTR_RELS[@]}"
+    # as for incremental stitching: what CPS reads and writes, with the
+    # indexes, but not the events' heap (the active entities' events are a
+    # scattered 1 %)
+    prewarm "$ADB" cdp_ce.customer_events_pkey
+    prewarm_tables "$ADB" cdp_ps.matching cdp_attr.customer_entities cdp_attr.customer_attributes
     quiesce "$ADB" vacuum
     run_cps "$ADB" attributes "$LOGS/attributes-incremental-$run.log"
     calculated=$(stat_field 9)
@@ -536,7 +571,6 @@ measure_attributes() {
     record attributes_incremental cps "$run" "$ELAPSED" ok "$(stat_field 2)" "$active_events" \
       "$active active entities ($active_events events)"
   done
-  drop_db "$ADB"
 }
 
 # ---- the whole benchmark of one size ---------------------------------------------
@@ -592,15 +626,21 @@ bench_size() {
   local stamp
   stamp=$(date +%F)
   local base=$RESULTS/$SIZE-$stamp
+  [[ $STEPS == "$ALL_STEPS" ]] || base=$base-${STEPS// /-}
   RUNS_TSV=$base.runs.tsv.tmp
   printf 'size\tevents\tstep\tmethod\trun\tseconds\tstatus\tpeak_rss_bytes\titems\tnote\tload1\n' >"$RUNS_TSV"
 
   log "== $SIZE: $EVENTS events"
   local t0=$EPOCHREALTIME
   ensure_template
-  measure_stitch
-  measure_stitch_incremental
-  measure_attributes
+  if has_step stitch; then measure_stitch; else stitched_untimed; fi
+  has_step incremental && measure_stitch_incremental
+  if has_step attributes || has_step attributes_incremental; then
+    attributes_setup
+    has_step attributes && measure_attributes
+    has_step attributes_incremental && measure_attributes_incremental
+    drop_db "$ADB"
+  fi
   drop_db "${PFX}_stitched"
 
   mv "$RUNS_TSV" "$base.runs.tsv"
@@ -611,7 +651,21 @@ bench_size() {
   cat "$base.md"
 }
 
+has_step() { [[ " $STEPS " == *" $1 "* ]]; }
+
+# Without the stitching step: the stitched history the other steps start from.
+stitched_untimed() {
+  log "1. (untimed: stitching from scratch for the steps that follow)"
+  clone "$TPL" "${PFX}_stitched"
+  run_cps "${PFX}_stitched" stitch "$LOGS/stitch-prepare.log"
+  q "${PFX}_stitched" "VACUUM (FREEZE, ANALYZE)"
+}
+
 main() {
+  local step
+  for step in $STEPS; do
+    [[ " $ALL_STEPS " == *" $step "* ]] || die "BENCH_STEPS: unknown step '$step' (steps: $ALL_STEPS)"
+  done
   [[ -x $CPS && -x $GEN ]] || die "no $CPS or $GEN: build first (make build)"
   command -v gnuplot >/dev/null || die "gnuplot missing: scripts/deps.sh bench"
   [[ -f /usr/share/postgresql/15/extension/pgrouting.control ]] ||
