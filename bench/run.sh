@@ -296,8 +296,10 @@ stitch_cps() {
 # $EXTRACTION_FILE for the floor. If it cannot be found (CPS changed its
 # query), the floor falls back to bench.extraction and says so.
 capture_extraction() {
+  # (awk reads to the end: exiting early would kill tail with SIGPIPE)
   tail -c +$(($1 + 1)) "$WORK/pg/server.log" | awk '
-    /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] / { if (grab) exit }
+    done { next }
+    /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] / { if (grab) { done = 1; next } }
     grab { sub(/^\t/, ""); print; next }
     /statement: COPY \(SELECT customer_events\.id, customer_events\.event_time/ {
       grab = 1; sub(/^.*statement: /, ""); print
