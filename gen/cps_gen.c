@@ -397,37 +397,33 @@ static int interrupted(db_copy *c, cps_error *err)
     return 1;
 }
 
-/* Stream the events into {ce}.customer_events through one COPY; adds the
- * payload bytes written to *payload_bytes. */
-static int copy_events(db *d, const gen_model *m, const plan *pl, char ids[EV_COUNT][33],
-                       uint64_t *payload_bytes, cps_error *err)
+/* One row of a streamed table for event ev (made with or without payload). */
+typedef struct row_stream {
+    const char *copy; /* the COPY ... FROM STDIN statement ({ce} etc. expanded by db_sql) */
+    const char *what; /* for errors */
+    const char *unit; /* for progress */
+    int with_payload; /* gen_event_make's last argument */
+    void (*row)(db_copy *c, const gen_event *ev, void *arg);
+    void *arg;
+} row_stream;
+
+/* Stream one row per event of the plan through one COPY, with progress and
+ * cancellation; all or nothing. */
+static int copy_stream(db *d, const gen_model *m, const plan *pl, const row_stream *rs,
+                       cps_error *err)
 {
-    char *sql = db_sql(d, "COPY {ce}.customer_events (id, customer_entity_id, event_id, "
-                          "source_id, event_time, type, version, payload, created) FROM STDIN");
+    char *sql = db_sql(d, rs->copy);
     db_copy *c = db_copy_in_begin(d, sql, err);
     free(sql);
     if (!c)
-        return cps_error_prefix(err, "writing the customer events");
-    progress *pr = progress_begin("GEN", "events", pl->count);
+        return cps_error_prefix(err, "writing %s", rs->what);
+    progress *pr = progress_begin("GEN", rs->unit, pl->count);
     gen_event ev = {.payload = STRBUF_INIT};
-    char when[32], created[32];
     int rc = 0;
     for (uint64_t n = 0; n < pl->count; n++) {
-        gen_event_make(m, pl->first + n, &ev, 1);
-        const gen_event_def *def = &gen_event_defs[ev.kind];
-        size_t wn = gen_format_time(when, ev.time_us);
-        size_t cn = gen_format_time(created, ev.created_us);
-        copyin_field(c, ev.id, 36);
-        copyin_field(c, NULL, 0);
-        copyin_field(c, ids[ev.kind], 32);
-        copyin_str(c, def->source_id);
-        copyin_field(c, when, wn);
-        copyin_str(c, def->type);
-        copyin_str(c, def->version);
-        copyin_field(c, ev.payload.buf, ev.payload.len);
-        copyin_field(c, created, cn);
+        gen_event_make(m, pl->first + n, &ev, rs->with_payload);
+        rs->row(c, &ev, rs->arg);
         copyin_end_row(c);
-        *payload_bytes += ev.payload.len;
         if ((n & 4095) == 4095) {
             progress_add(pr, 4096);
             if (interrupted(c, err)) {
@@ -440,48 +436,79 @@ static int copy_events(db *d, const gen_model *m, const plan *pl, char ids[EV_CO
         progress_add(pr, pl->count & 4095);
         rc = db_copy_in_end(c, NULL, err);
         if (rc < 0)
-            cps_error_prefix(err, "writing the customer events");
+            cps_error_prefix(err, "writing %s", rs->what);
     }
     progress_end(pr);
     gen_event_free(&ev);
     return rc;
 }
 
+typedef struct event_rows {
+    char (*ids)[33]; /* event definition ids by kind */
+    uint64_t payload_bytes;
+} event_rows;
+
+static void event_row(db_copy *c, const gen_event *ev, void *arg)
+{
+    event_rows *er = arg;
+    const gen_event_def *def = &gen_event_defs[ev->kind];
+    char when[32], created[32];
+    size_t wn = gen_format_time(when, ev->time_us);
+    size_t cn = gen_format_time(created, ev->created_us);
+    copyin_field(c, ev->id, 36);
+    copyin_field(c, NULL, 0);
+    copyin_field(c, er->ids[ev->kind], 32);
+    copyin_str(c, def->source_id);
+    copyin_field(c, when, wn);
+    copyin_str(c, def->type);
+    copyin_str(c, def->version);
+    copyin_field(c, ev->payload.buf, ev->payload.len);
+    copyin_field(c, created, cn);
+    er->payload_bytes += ev->payload.len;
+}
+
+/* Stream the events into {ce}.customer_events through one COPY; adds the
+ * payload bytes written to *payload_bytes. */
+static int copy_events(db *d, const gen_model *m, const plan *pl, char ids[EV_COUNT][33],
+                       uint64_t *payload_bytes, cps_error *err)
+{
+    event_rows er = {.ids = ids};
+    const row_stream rs = {
+        .copy = "COPY {ce}.customer_events (id, customer_entity_id, event_id, source_id, "
+                "event_time, type, version, payload, created) FROM STDIN",
+        .what = "the customer events",
+        .unit = "events",
+        .with_payload = 1,
+        .row = event_row,
+        .arg = &er,
+    };
+    int rc = copy_stream(d, m, pl, &rs, err);
+    *payload_bytes += er.payload_bytes;
+    return rc;
+}
+
+static void truth_row(db_copy *c, const gen_event *ev, void *arg)
+{
+    uint32_t *counts = arg;
+    copyin_field(c, ev->id, 36);
+    copyin_int(c, (int64_t)ev->person_id);
+    if (counts[ev->person_id - 1] < UINT32_MAX)
+        counts[ev->person_id - 1]++;
+}
+
 /* Stream the ground truth into cps_gen.truth; counts[p] (for person p + 1)
  * counts each person's events. */
 static int copy_truth(db *d, const gen_model *m, const plan *pl, uint32_t *counts, cps_error *err)
 {
-    db_copy *c =
-        db_copy_in_begin(d, "COPY cps_gen.truth (customer_event_id, person_id) FROM STDIN", err);
-    if (!c)
-        return cps_error_prefix(err, "writing cps_gen.truth");
-    progress *pr = progress_begin("GEN", "truth rows", pl->count);
-    gen_event ev = {.payload = STRBUF_INIT};
-    int rc = 0;
-    for (uint64_t n = 0; n < pl->count; n++) {
-        gen_event_make(m, pl->first + n, &ev, 0);
-        copyin_field(c, ev.id, 36);
-        copyin_int(c, (int64_t)ev.person_id);
-        copyin_end_row(c);
-        if (counts[ev.person_id - 1] < UINT32_MAX)
-            counts[ev.person_id - 1]++;
-        if ((n & 4095) == 4095) {
-            progress_add(pr, 4096);
-            if (interrupted(c, err)) {
-                rc = CPS_EINTR;
-                break;
-            }
-        }
-    }
-    if (rc == 0) {
-        progress_add(pr, pl->count & 4095);
-        rc = db_copy_in_end(c, NULL, err);
-        if (rc < 0)
-            cps_error_prefix(err, "writing cps_gen.truth");
-    }
-    progress_end(pr);
-    gen_event_free(&ev);
-    return rc;
+    const row_stream rs = {
+        .copy = "COPY cps_gen.truth (customer_event_id, person_id) FROM STDIN",
+        .what = "cps_gen.truth",
+        .unit = "truth rows",
+        .with_payload = 0,
+        .row = truth_row,
+        .arg = counts,
+    };
+    return copy_stream(d, m, pl, &rs, err);
 }
 
 /* Does {ce}.customer_events hold any row? */
