@@ -1143,23 +1143,15 @@ static int fall_back_to_batches(stitcher *s, cps_error *err)
 
 static int from_scratch(stitcher *s, cps_error *err)
 {
-    char *estimate = NULL;
-    int rc = db_query_value(s->d, err, &estimate, NULL,
-                            "SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class "
-                            "WHERE oid = '{ce}.customer_events'::regclass",
-                            0, NULL);
-    if (rc < 0)
-        return rc;
-    uint64_t expected = estimate ? strtoull(estimate, NULL, 10) : 0;
-    free(estimate);
+    int64_t expected = db_estimated_rows(s->d, "{ce}.customer_events");
     log_info(STEP, "stitching every event from scratch");
 
     full_pass p = {.s = s, .last_ev = IDTAB_NONE};
     p.g = sc_new(expected > 1000 ? (size_t)expected : 1000);
     p.held_back = idtab_new(64);
-    s->prog = progress_begin(STEP, "events read", expected);
+    s->prog = progress_begin(STEP, "events read", (uint64_t)expected);
     double t0 = now_seconds();
-    rc = db_begin_read(s->d, err);
+    int rc = db_begin_read(s->d, err);
     if (rc == 0) {
         char *sql = db_sql(s->d, "COPY (SELECT customer_event_id, xmin::text "
                                  "FROM {ps}.customer_events_to_process) TO STDOUT");
