@@ -66,6 +66,7 @@ typedef struct plan {
     char *events;   /* the batch's event rows (sqlgen_events) */
     char *combined; /* COPY statement evaluating every memory attribute (the one pass) */
     char *customs;  /* COPY statement evaluating every custom attribute at once */
+    size_t ncustom; /* the usable custom attributes it evaluates */
     /* the work */
     char **ids;
     size_t nids;
@@ -359,6 +360,7 @@ static int compile(plan *p, db *d, cps_error *err)
         strbuf sql = STRBUF_INIT;
         sqlgen_customs(&sql, db_schemas(d), p->columns, p->ncolumns, queries, numbers, ncustom);
         p->customs = copy_statement(&sql);
+        p->ncustom = ncustom;
         sb_free(&sql);
     }
     free(queries);
@@ -701,13 +703,10 @@ static int evaluate_customs(batch *b, bool *done, cps_error *err)
     double t0 = now_seconds();
     rc = db_copy_out(b->d, p->customs, row_customs, b, NULL, &e);
     double spent = now_seconds() - t0;
-    size_t ncustom = 0;
-    for (size_t a = 0; a < p->n; a++)
-        ncustom += p->attrs[a].usable && p->attrs[a].path == PATH_CUSTOM;
     pthread_mutex_lock(&p->lock);
     for (size_t a = 0; a < p->n; a++)
         if (p->attrs[a].usable && p->attrs[a].path == PATH_CUSTOM)
-            p->attrs[a].seconds += spent / (double)ncustom;
+            p->attrs[a].seconds += spent / (double)p->ncustom;
     pthread_mutex_unlock(&p->lock);
     if (rc == CPS_EINTR || (rc < 0 && db_sqlstate_fatal(e.sqlstate))) {
         *err = e;
