@@ -457,8 +457,10 @@ static int load_due(plan *p, db *d, cps_error *err)
                 1, params) < 0)
         return CPS_ERR;
     p->id_strings = arena_new();
-    char *sql = db_sql(d, "COPY (SELECT id FROM {attr}.customer_entities "
-                          "WHERE calculated IS NULL OR modified > calculated "
+    /* each part through an index: the marks' primary key, and calculated's */
+    char *sql = db_sql(d, "COPY (SELECT id FROM {attr}.customer_entities WHERE calculated IS NULL "
+                          "UNION SELECT c.id FROM {ps}.entities_to_calculate a "
+                          "JOIN {attr}.customer_entities c ON c.id = a.customer_entity_id "
                           "UNION SELECT id FROM {attr}.customer_entities "
                           "WHERE calculated < (SELECT t FROM pg_temp.cps_due_after)) TO STDOUT");
     int rc = db_copy_out(d, sql, due_row, p, NULL, err);
@@ -939,6 +941,11 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
                            "UPDATE {attr}.customer_entities c SET calculated = $1::timestamptz "
                            "FROM pg_temp.cps_ents b WHERE c.id = b.id",
                            1, params) < 0)
+        rc = CPS_ERR;
+    if (rc == 0 && db_exec(b->d, err,
+                           "DELETE FROM {ps}.entities_to_calculate a USING pg_temp.cps_ents b "
+                           "WHERE a.customer_entity_id = b.id",
+                           0, NULL) < 0)
         rc = CPS_ERR;
     if (rc == 0)
         rc = db_commit(b->d, err);

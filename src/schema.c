@@ -180,16 +180,22 @@ static const schema_object objects[] = {
 
     /* §2.3 attribute results. */
     {OBJ_TABLE, S_ATTR, "customer_entities", NULL, 0,
+     /* room on each page, so that recording activity (modified) is a HOT update */
      "CREATE TABLE {attr}.customer_entities (id text PRIMARY KEY, created timestamptz, "
-     "modified timestamptz, calculated timestamptz)",
+     "modified timestamptz, calculated timestamptz) WITH (fillfactor = 90)",
      "INSERT INTO {ps}.state (key, value, modified) VALUES ('" STATE_ENTITIES_RESYNC
      "', 'pending', now()) ON CONFLICT (key) DO UPDATE SET value = 'pending', modified = "
      "now()"},
-    /* Only entities waiting for calculation: keeps scheduling proportional to activity. */
-    {OBJ_INDEX, S_ATTR, "customer_entities_due_idx", NULL, 0,
-     "CREATE INDEX customer_entities_due_idx ON {attr}.customer_entities (id) "
-     "WHERE calculated IS NULL OR modified > calculated",
-     NULL},
+    /* Entities with activity since their last calculation (SPEC §4.5), marked
+       in the transaction that sets their `modified` and unmarked in the one
+       that sets `calculated`. No index reads `modified`, so recording activity
+       is a HOT update. Installs of CPS 1.0 found them with a partial index on
+       `modified > calculated`: its due entities are marked, and it goes. */
+    {OBJ_TABLE, S_PS, "entities_to_calculate", NULL, 0,
+     "CREATE TABLE {ps}.entities_to_calculate (customer_entity_id text PRIMARY KEY)",
+     "INSERT INTO {ps}.entities_to_calculate (customer_entity_id) "
+     "SELECT id FROM {attr}.customer_entities WHERE modified > calculated;"
+     "DROP INDEX IF EXISTS {attr}.customer_entities_due_idx"},
     {OBJ_INDEX, S_ATTR, "customer_entities_calculated_idx", NULL, 0,
      "CREATE INDEX customer_entities_calculated_idx ON {attr}.customer_entities (calculated)",
      NULL},

@@ -271,14 +271,15 @@ static int create_temp_tables(stitcher *s, cps_error *err)
         "ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS cps_vals (cps_k int, c int, v text) "
         "ON COMMIT DELETE ROWS;"
-        "CREATE TEMP TABLE IF NOT EXISTS cps_w_match (id text, entity text) "
+        "CREATE TEMP TABLE IF NOT EXISTS cps_known (k int, id text) ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS cps_w_match (id text, entity text, known bool) "
         "ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS cps_w_ident (attribute_id text, value text, "
         "entity text) ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS cps_w_merge (old_id text, new_id text) "
         "ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS cps_w_ent (id text, first_time timestamp, "
-        "first_id text) ON COMMIT DELETE ROWS;"
+        "first_id text, is_new bool, first_changed bool) ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS cps_w_fail (id text, attribute_id text, "
         "event_id text, error text) ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS cps_w_done (id text, row_version text) "
@@ -368,14 +369,19 @@ typedef struct dequeue {
 } dequeue;
 
 /* Stage the graph's results; the set-based statements then apply them. */
-static int stage_results(stitcher *s, sc_graph *g, cps_error *err)
+/* Stage a batch's results; known[ev] is the entity event ev had before, if any. */
+static int stage_results(stitcher *s, sc_graph *g, char *const *known, cps_error *err)
 {
     db_copy *c;
     if (copy_rows(s->d, "cps_w_match", err, &c) < 0)
         return CPS_ERR;
     for (uint32_t ev = 0; ev < sc_event_count(g); ev++) {
+        const char *entity = sc_event_result(g, ev);
+        if (known[ev] && strcmp(known[ev], entity) == 0)
+            continue; /* stitched again to the same entity: nothing to write */
         copyin_str(c, sc_event_id(g, ev));
-        copyin_str(c, sc_event_result(g, ev));
+        copyin_str(c, entity);
+        copyin_str(c, known[ev] ? "t" : "f");
         copyin_end_row(c);
     }
     if (db_copy_in_end(c, NULL, err) < 0)
@@ -415,6 +421,8 @@ static int stage_results(stitcher *s, sc_graph *g, cps_error *err)
         copyin_str(c, e.id);
         copyin_time(c, e.first_time);
         copyin_str(c, e.first_id);
+        copyin_str(c, e.is_new ? "t" : "f");
+        copyin_str(c, e.first_changed ? "t" : "f");
         copyin_end_row(c);
         s->entities_new += e.is_new;
     }
@@ -453,6 +461,7 @@ static int stage_aside_and_dequeue(stitcher *s, const aside *asides, size_t nasi
 static int apply_batch(stitcher *s, cps_error *err)
 {
     static const char *const statements[] = {
+        /* statistics for the joins below; with index lookups there is no choice to make */
         "ANALYZE pg_temp.cps_w_match; ANALYZE pg_temp.cps_w_ident; "
         "ANALYZE pg_temp.cps_w_merge; ANALYZE pg_temp.cps_w_ent; ANALYZE pg_temp.cps_w_done",
         /* merges: everything of an absorbed entity moves to its survivor */
@@ -467,22 +476,30 @@ static int apply_batch(stitcher *s, cps_error *err)
         "DELETE FROM {ps}.entities e USING pg_temp.cps_w_merge w WHERE e.id = w.old_id",
         "DELETE FROM {attr}.customer_entities c USING pg_temp.cps_w_merge w "
         "WHERE c.id = w.old_id",
-        /* the batch's own events and identifiers */
-        "INSERT INTO {ps}.matching AS m (customer_event_id, customer_entity_id) "
-        "SELECT id, entity FROM pg_temp.cps_w_match "
-        "ON CONFLICT (customer_event_id) DO UPDATE SET customer_entity_id = "
-        "EXCLUDED.customer_entity_id WHERE m.customer_entity_id <> EXCLUDED.customer_entity_id",
+        "DELETE FROM {ps}.entities_to_calculate a USING pg_temp.cps_w_merge w "
+        "WHERE a.customer_entity_id = w.old_id",
+        /* the batch's own events and identifiers; plain INSERTs and UPDATEs:
+           ON CONFLICT costs an index probe, and locks (writes) every row it meets */
+        "INSERT INTO {ps}.matching (customer_event_id, customer_entity_id) "
+        "SELECT id, entity FROM pg_temp.cps_w_match WHERE NOT known",
+        "UPDATE {ps}.matching m SET customer_entity_id = w.entity FROM pg_temp.cps_w_match w "
+        "WHERE w.known AND m.customer_event_id = w.id AND m.customer_entity_id <> w.entity",
         "INSERT INTO {ps}.identifiers (attribute_id, value, customer_entity_id) "
         "SELECT attribute_id, value, entity FROM pg_temp.cps_w_ident",
+        /* a known entity missing in {ps}.entities (first_changed) comes back */
         "INSERT INTO {ps}.entities AS e (id, first_event_time, first_event_id) "
-        "SELECT id, first_time, first_id FROM pg_temp.cps_w_ent "
+        "SELECT id, first_time, first_id FROM pg_temp.cps_w_ent WHERE is_new OR first_changed "
         "ON CONFLICT (id) DO UPDATE SET first_event_time = EXCLUDED.first_event_time, "
-        "first_event_id = EXCLUDED.first_event_id WHERE (e.first_event_time, e.first_event_id) "
-        "IS DISTINCT FROM (EXCLUDED.first_event_time, EXCLUDED.first_event_id)",
-        /* activity: new entities, and every entity the batch touched */
+        "first_event_id = EXCLUDED.first_event_id",
+        /* activity: new entities, and every entity the batch touched (a HOT
+           update of modified), marked for calculation */
         "INSERT INTO {attr}.customer_entities AS c (id, created, modified, calculated) "
-        "SELECT id, now(), now(), NULL FROM pg_temp.cps_w_ent "
+        "SELECT id, now(), now(), NULL FROM pg_temp.cps_w_ent WHERE is_new "
         "ON CONFLICT (id) DO UPDATE SET modified = now()",
+        "UPDATE {attr}.customer_entities c SET modified = now() FROM pg_temp.cps_w_ent w "
+        "WHERE NOT w.is_new AND c.id = w.id",
+        "INSERT INTO {ps}.entities_to_calculate (customer_entity_id) "
+        "SELECT id FROM pg_temp.cps_w_ent ON CONFLICT DO NOTHING",
         "INSERT INTO {ps}.failed_events AS f (customer_event_id, attribute_id, event_id, error, "
         "failed_at) SELECT id, attribute_id, event_id, error, now() FROM pg_temp.cps_w_fail "
         "ON CONFLICT (customer_event_id) DO UPDATE SET attribute_id = EXCLUDED.attribute_id, "
@@ -491,7 +508,8 @@ static int apply_batch(stitcher *s, cps_error *err)
         "DELETE FROM {ps}.customer_events_to_process q USING pg_temp.cps_w_done d "
         "WHERE q.customer_event_id = d.id AND q.xmin = d.row_version::xid",
     };
-    return exec_all(s->d, err, statements, sizeof statements / sizeof statements[0]);
+    size_t skip = s->index_lookups ? 1 : 0;
+    return exec_all(s->d, err, statements + skip, sizeof statements / sizeof statements[0] - skip);
 }
 
 /* ---- the incremental path --------------------------------------------- */
@@ -503,7 +521,14 @@ typedef struct batch {
     char **id_of;    /* k -> event id */
     char **xmin_of;  /* k -> queue row version */
     uint32_t *ev_of; /* k -> event in the graph, or IDTAB_NONE */
-    bool *poison;    /* k -> set aside */
+    char **known;    /* event in the graph -> its entity before the batch, or NULL */
+    /* identifiers' known entities, looked up once each after the identifiers */
+    idtab *ents;
+    struct ident_entity {
+        uint32_t ident, ent;
+    } * ident_ent;
+    size_t nident_ent, ident_ent_cap;
+    bool *poison; /* k -> set aside */
     aside *asides;
     size_t naside;
     cps_error *err;
@@ -521,6 +546,12 @@ static void batch_free(batch *b)
     free(b->xmin_of);
     free(b->poison);
     free(b->ev_of);
+    if (b->known)
+        for (uint32_t ev = 0; ev < (uint32_t)b->n; ev++)
+            free(b->known[ev]);
+    free(b->known);
+    idtab_free(b->ents);
+    free(b->ident_ent);
     for (size_t i = 0; i < b->naside; i++) {
         free(b->asides[i].id);
         free(b->asides[i].error);
@@ -673,11 +704,12 @@ static int batch_event_row(void *arg, char **f, size_t *len, int n, cps_error *e
         if (parse_time(f[6], len[6], &ft, err) < 0)
             return CPS_ERR;
         sc_event_entity(b->g, ev, f[5], f[7] ? ft : PGTIME_NINF, f[7]);
+        b->known[ev] = xstrdup(f[5]);
     }
     return 0;
 }
 
-/* Identifier rows: k, config row, value, known entity and its first event. */
+/* Identifier rows: k, config row, value, known entity. */
 static int batch_value_row(void *arg, char **f, size_t *len, int n, cps_error *err)
 {
     batch *b = arg;
@@ -693,12 +725,54 @@ static int batch_value_row(void *arg, char **f, size_t *len, int n, cps_error *e
     }
     uint32_t id = sc_add_identifier(b->g, b->ev_of[k], (uint32_t)s->rows[row].attr, f[2], len[2]);
     if (f[3]) {
-        int64_t ft;
-        if (parse_time(f[4], len[4], &ft, err) < 0)
-            return CPS_ERR;
-        sc_identifier_entity(b->g, id, f[3], f[5] ? ft : PGTIME_NINF, f[5]);
+        xgrow((void **)&b->ident_ent, &b->ident_ent_cap, b->nident_ent + 1, sizeof *b->ident_ent);
+        b->ident_ent[b->nident_ent++] =
+            (struct ident_entity){id, idtab_intern(b->ents, 0, f[3], len[3], NULL)};
     }
     return 0;
+}
+
+/* Known entity rows: its number in b->ents, its earliest event (NULL: no longer known). */
+static int known_entity_row(void *arg, char **f, size_t *len, int n, cps_error *err)
+{
+    batch *b = arg;
+    (void)n;
+    long k = atol(f[0]);
+    if (k < 0 || (uint32_t)k >= idtab_count(b->ents))
+        return cps_error_set(err, "unexpected entity row %ld", k);
+    int64_t ft = PGTIME_NINF;
+    if (f[2] && parse_time(f[1], len[1], &ft, err) < 0)
+        return CPS_ERR;
+    /* the graph keeps what it sees first of an entity: give it to every identifier now */
+    sc_known_entity(b->g, idtab_str(b->ents, (uint32_t)k), ft, f[2]);
+    return 0;
+}
+
+/* The first events of the identifiers' entities: one lookup per entity, not per identifier. */
+static int read_known_entities(stitcher *s, batch *b, cps_error *err)
+{
+    uint32_t n = idtab_count(b->ents);
+    db_copy *c;
+    if (n == 0)
+        return 0;
+    if (copy_rows(s->d, "cps_known", err, &c) < 0)
+        return CPS_ERR;
+    for (uint32_t k = 0; k < n; k++) {
+        copyin_int(c, k);
+        copyin_str(c, idtab_str(b->ents, k));
+        copyin_end_row(c);
+    }
+    if (db_copy_in_end(c, NULL, err) < 0)
+        return CPS_ERR;
+    char *sql = db_sql(s->d, "COPY (SELECT n.k, en.first_event_time, en.first_event_id "
+                             "FROM pg_temp.cps_known n "
+                             "LEFT JOIN {ps}.entities en ON en.id = n.id) TO STDOUT");
+    int rc = db_copy_out(s->d, sql, known_entity_row, b, NULL, err);
+    free(sql);
+    for (size_t i = 0; rc == 0 && i < b->nident_ent; i++)
+        sc_identifier_entity(b->g, b->ident_ent[i].ident, idtab_str(b->ents, b->ident_ent[i].ent),
+                             PGTIME_NINF, NULL);
+    return rc;
 }
 
 /* Read one batch: select it, evaluate expressions, look up what is known. */
@@ -725,6 +799,7 @@ static int read_batch(stitcher *s, batch *b, cps_error *err)
     b->xmin_of = xcalloc((size_t)n + 1, sizeof *b->xmin_of);
     b->poison = xcalloc((size_t)n + 1, sizeof *b->poison);
     b->ev_of = xmalloc(((size_t)n + 1) * sizeof *b->ev_of);
+    b->known = xcalloc((size_t)n + 1, sizeof *b->known);
     memset(b->ev_of, 0xff, ((size_t)n + 1) * sizeof *b->ev_of);
     b->g = sc_new((size_t)n);
     int rc;
@@ -732,7 +807,7 @@ static int read_batch(stitcher *s, batch *b, cps_error *err)
         return CPS_ERR;
     if ((rc = extract_bisect(b, 1, (int)n, err)) < 0)
         return rc;
-    if (db_exec(s->d, err, "ANALYZE pg_temp.cps_vals", 0, NULL) < 0)
+    if (!s->index_lookups && db_exec(s->d, err, "ANALYZE pg_temp.cps_vals", 0, NULL) < 0)
         return CPS_ERR;
     char *sql =
         db_sql(s->d, "COPY (SELECT b.cps_k, b.cps_id, e.event_time, b.cps_xmin, e.id IS NOT NULL, "
@@ -745,15 +820,14 @@ static int read_batch(stitcher *s, batch *b, cps_error *err)
     free(sql);
     if (rc < 0)
         return rc;
-    sql = db_sql(s->d, "COPY (SELECT v.cps_k, v.c, v.v, i.customer_entity_id, en.first_event_time, "
-                       "en.first_event_id FROM pg_temp.cps_vals v "
-                       "JOIN pg_temp.cps_cfg c ON c.n = v.c "
+    sql = db_sql(s->d, "COPY (SELECT v.cps_k, v.c, v.v, i.customer_entity_id "
+                       "FROM pg_temp.cps_vals v JOIN pg_temp.cps_cfg c ON c.n = v.c "
                        "LEFT JOIN {ps}.identifiers i ON i.attribute_id = c.attribute_id "
-                       "AND i.value = v.v "
-                       "LEFT JOIN {ps}.entities en ON en.id = i.customer_entity_id) TO STDOUT");
+                       "AND i.value = v.v) TO STDOUT");
+    b->ents = idtab_new(1024);
     rc = db_copy_out(s->d, sql, batch_value_row, b, NULL, err);
     free(sql);
-    return rc;
+    return rc < 0 ? rc : read_known_entities(s, b, err);
 }
 
 /* Process one batch from the queue; *count receives its size (0 = queue empty). */
@@ -783,7 +857,7 @@ static int run_batch(stitcher *s, int *count, cps_error *err)
     if (rc == 0 && s->index_lookups)
         rc = db_prefer_index_lookups(s->d, err);
     if (rc == 0)
-        rc = stage_results(s, b.g, err);
+        rc = stage_results(s, b.g, b.known, err);
     if (rc == 0)
         rc = stage_aside_and_dequeue(s, b.asides, b.naside, done, (size_t)b.n, err);
     if (rc == 0)
@@ -1056,7 +1130,7 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
 {
     static const char *const truncate[] = {
         "TRUNCATE {ps}.matching, {ps}.identifiers, {ps}.entities, {ps}.entity_merges, "
-        "{ps}.failed_events"};
+        "{ps}.failed_events, {ps}.entities_to_calculate"};
     const sc_graph *g = p->g;
     db_copy *c;
     if (exec_all(s->d, err, truncate, 1) < 0 ||
@@ -1103,6 +1177,9 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
         "INSERT INTO {attr}.customer_entities AS c (id, created, modified, calculated) "
         "SELECT id, now(), now(), NULL FROM {ps}.entities ORDER BY id "
         "ON CONFLICT (id) DO UPDATE SET modified = now()",
+        /* every entity is new or had activity: the calculated ones are marked */
+        "INSERT INTO {ps}.entities_to_calculate (customer_entity_id) "
+        "SELECT id FROM {attr}.customer_entities WHERE calculated IS NOT NULL ORDER BY id",
         "DELETE FROM {ps}.customer_events_to_process q USING pg_temp.cps_w_done d "
         "WHERE q.customer_event_id = d.id AND q.xmin = d.row_version::xid",
         "INSERT INTO {ps}.customer_events_to_process (customer_event_id) "
@@ -1115,7 +1192,7 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
         "DELETE FROM {ps}.state WHERE key = '" STATE_RESTITCH "'",
     };
     /* with customer_entities filled by COPY, its upkeep statements have nothing to do */
-    size_t skip = empty ? 3 : 0;
+    size_t skip = empty ? 4 : 0;
     return exec_all(s->d, err, statements + skip, sizeof statements / sizeof statements[0] - skip);
 }
 

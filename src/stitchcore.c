@@ -29,6 +29,7 @@ typedef struct component {
     const char *id;     /* the entity id chosen */
     int64_t first_time; /* the entity's earliest event after the batch */
     const char *first_id;
+    bool first_changed; /* a known entity whose earliest event changed */
 } component;
 
 struct sc_graph {
@@ -125,6 +126,11 @@ static uint32_t entity_node(sc_graph *g, const char *entity, int64_t first_time,
     return g->ent[e].node;
 }
 
+void sc_known_entity(sc_graph *g, const char *entity, int64_t first_time, const char *first_id)
+{
+    (void)entity_node(g, entity, first_time, first_id);
+}
+
 void sc_event_entity(sc_graph *g, uint32_t ev, const char *entity, int64_t first_time,
                      const char *first_id)
 {
@@ -176,7 +182,7 @@ static uint32_t component_of(sc_graph *g, uint32_t *comp_of, size_t *cap, uint32
     uint32_t r = uf_find(g->sets, node);
     if (comp_of[r] == UINT32_MAX) {
         xgrow((void **)&g->comps, cap, g->ncomps + 1, sizeof *g->comps);
-        g->comps[g->ncomps] = (component){IDTAB_NONE, IDTAB_NONE, NULL, 0, NULL};
+        g->comps[g->ncomps] = (component){IDTAB_NONE, IDTAB_NONE, NULL, 0, NULL, false};
         comp_of[r] = (uint32_t)g->ncomps++;
     }
     return comp_of[r];
@@ -217,6 +223,7 @@ static void name_component(sc_graph *g, component *k)
                                   s->first_id, strlen(s->first_id)) < 0)) {
         k->first_time = g->ev_time[m];
         k->first_id = g->ev_id[m];
+        k->first_changed = true;
     }
 }
 
@@ -330,6 +337,7 @@ void sc_entity(const sc_graph *g, size_t k, sc_entity_info *out)
     out->first_time = c->first_time;
     out->first_id = c->first_id;
     out->is_new = c->survivor == IDTAB_NONE;
+    out->first_changed = c->first_changed;
 }
 
 size_t sc_bytes(const sc_graph *g)

@@ -33,6 +33,9 @@ uint32_t sc_add_event(sc_graph *g, const char *id, size_t len, int64_t time);
 /* The event already belongs to an entity whose earliest event is (first_time, first_id). */
 void sc_event_entity(sc_graph *g, uint32_t ev, const char *entity, int64_t first_time,
                      const char *first_id);
+/* Make an entity known with its earliest event (first_id NULL: not known)
+ * before events or identifiers are linked to it; later links keep this. */
+void sc_known_entity(sc_graph *g, const char *entity, int64_t first_time, const char *first_id);
 /* Event ev carries identifier (attr, value); returns the identifier's index. */
 uint32_t sc_add_identifier(sc_graph *g, uint32_t ev, uint32_t attr, const char *value, size_t len);
 /* The identifier is already known to belong to an entity. */
@@ -63,7 +66,8 @@ typedef struct sc_entity_info {
     const char *id;
     int64_t first_time;
     const char *first_id;
-    bool is_new; /* created by this batch */
+    bool is_new;        /* created by this batch */
+    bool first_changed; /* known, and its earliest event is new (or was not known) */
 } sc_entity_info;
 size_t sc_entity_count(const sc_graph *g);
 void sc_entity(const sc_graph *g, size_t k, sc_entity_info *out);

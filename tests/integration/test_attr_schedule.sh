@@ -28,6 +28,9 @@ CPS_FORCE_SQL_AGGREGATION=1 expect_status 0 cps attributes
 assert_eq "$reference" "$(table_digest cdp_attr.customer_attributes)" "PostgreSQL's aggregation agrees"
 
 # Activity: new events for two entities recalculate exactly those.
+updates() { sql "SELECT n_tup_upd || ' ' || n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = 'cdp_attr.customer_entities'::regclass"; }
+sql "VACUUM cdp_attr.customer_entities" # what autovacuum does: room on the pages
+read -r upd0 hot0 <<<"$(updates)"
 mark=$(sql "SELECT now()")
 sql "INSERT INTO cdp_ce.customer_events (id, event_id, source_id, event_time, type, version, payload)
      SELECT id || '-again', event_id, source_id, event_time + interval '1 day', type, version, payload
@@ -35,8 +38,32 @@ sql "INSERT INTO cdp_ce.customer_events (id, event_id, source_id, event_time, ty
          SELECT min(customer_event_id) FROM cdp_ps.matching GROUP BY customer_entity_id
           ORDER BY customer_entity_id LIMIT 2)"
 expect_status 0 cps stitch
+assert_eq 2 "$(sql "SELECT count(*) FROM cdp_ps.entities_to_calculate")" "activity marks the two"
+# Recording activity rewrites no index entry (no index reads modified): HOT updates.
+for _ in $(seq 50); do # CPS's server process reports its statistics as it exits
+  read -r upd1 hot1 <<<"$(updates)"
+  ((upd1 > upd0)) && break
+  sleep 0.1
+done
+((upd1 > upd0)) || fail "activity updated no entity"
+assert_eq "$((upd1 - upd0))" "$((hot1 - hot0))" "every activity update is HOT"
 expect_status 0 cps attributes
 assert_eq 2 "$(calculated "$mark")" "only the active entities"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.entities_to_calculate")" "calculation unmarks them"
+
+# An install of CPS 1.0 found active entities with a partial index on
+# modified > calculated: upgrading marks them and drops the index.
+sql "DROP TABLE cdp_ps.entities_to_calculate;
+     CREATE INDEX customer_entities_due_idx ON cdp_attr.customer_entities (id)
+      WHERE calculated IS NULL OR modified > calculated;
+     UPDATE cdp_attr.customer_entities SET modified = now()
+      WHERE id IN (SELECT id FROM cdp_attr.customer_entities ORDER BY id LIMIT 3)"
+mark=$(sql "SELECT now()")
+expect_status 0 cps init
+assert_eq 3 "$(sql "SELECT count(*) FROM cdp_ps.entities_to_calculate")" "upgrade marks the active"
+assert_eq "" "$(sql "SELECT to_regclass('cdp_attr.customer_entities_due_idx')")" "upgrade drops the old index"
+expect_status 0 cps attributes
+assert_eq 3 "$(calculated "$mark")" "the marked are calculated"
 
 # Staleness: after recalculate_after_hours without activity.
 mark=$(sql "SELECT now()")

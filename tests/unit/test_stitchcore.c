@@ -127,6 +127,38 @@ static void late_event_keeps_id_moves_first(void **state)
     sc_entity(g, 0, &info);
     assert_int_equal(info.first_time, 1);
     assert_string_equal(info.first_id, "late");
+    assert_false(info.is_new);
+    assert_true(info.first_changed); /* {ps}.entities needs the new first event */
+    sc_free(g);
+}
+
+static void known_entity_unchanged_or_missing(void **state)
+{
+    (void)state;
+    sc_graph *g = sc_new(8);
+    /* first-event details given once, before the links (as stitch.c does) */
+    sc_known_entity(g, "ent", 5, "first");
+    sc_known_entity(g, "gone", 0, NULL); /* not in {ps}.entities any more */
+    uint32_t a = ev(g, "later", 9);
+    sc_identifier_entity(g, ident(g, a, 0, "x"), "ent", PGTIME_NINF, NULL);
+    uint32_t b = ev(g, "other", 7);
+    sc_identifier_entity(g, ident(g, b, 0, "y"), "gone", PGTIME_NINF, NULL);
+    sc_resolve(g);
+    assert_string_equal(sc_event_result(g, a), "ent");
+    assert_string_equal(sc_event_result(g, b), "gone");
+    for (size_t k = 0; k < sc_entity_count(g); k++) {
+        sc_entity_info info;
+        sc_entity(g, k, &info);
+        assert_false(info.is_new);
+        if (strcmp(info.id, "ent") == 0) {
+            assert_false(info.first_changed); /* nothing to write to {ps}.entities */
+            assert_int_equal(info.first_time, 5);
+            assert_string_equal(info.first_id, "first");
+        } else {
+            assert_true(info.first_changed); /* written back with its batch event */
+            assert_string_equal(info.first_id, "other");
+        }
+    }
     sc_free(g);
 }
 
@@ -177,6 +209,7 @@ int main(void)
         cmocka_unit_test(ties_break_by_id_bytes),
         cmocka_unit_test(bridge_merges_known_entities),
         cmocka_unit_test(late_event_keeps_id_moves_first),
+        cmocka_unit_test(known_entity_unchanged_or_missing),
         cmocka_unit_test(updated_event_joins_by_its_entity),
         cmocka_unit_test(star_of_many),
     };
