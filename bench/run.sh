@@ -192,6 +192,9 @@ prewarm_tables() {
 quiesce() {
   [[ ${2:-} == vacuum ]] && q "$1" "VACUUM (ANALYZE)"
   q postgres "CHECKPOINT"
+  # The kernel may still be writing back the gigabytes of an untimed clone:
+  # flush them now, or the measured run's WAL fsyncs queue behind them.
+  sync
   local i
   for ((i = 0; i < 1200; i++)); do
     [[ $(q postgres "SELECT count(*) FROM pg_stat_activity
