@@ -196,6 +196,23 @@ static const schema_object objects[] = {
      "INSERT INTO {ps}.entities_to_calculate (customer_entity_id) "
      "SELECT id FROM {attr}.customer_entities WHERE modified > calculated;"
      "DROP INDEX IF EXISTS {attr}.customer_entities_due_idx"},
+    /* Anyone else who sets modified past calculated marks the entity too, row by
+       row; CPS's own sessions (cps.internal) mark in bulk and skip the trigger. */
+    {OBJ_FUNCTION, S_PS, "cps_entities_active", NULL, 0,
+     "CREATE OR REPLACE FUNCTION {ps}.cps_entities_active() RETURNS trigger "
+     "LANGUAGE plpgsql AS $cps$\nBEGIN\n"
+     /* dropped, it is recreated with every due entity marked: nothing to do */
+     "  IF pg_catalog.to_regclass(pg_catalog.quote_ident({ps_lit}) || "
+     "'.entities_to_calculate') IS NOT NULL THEN\n"
+     "    INSERT INTO {ps}.entities_to_calculate (customer_entity_id) VALUES (NEW.id)\n"
+     "    ON CONFLICT DO NOTHING;\n  END IF;\n  RETURN NULL;\nEND\n$cps$",
+     NULL},
+    {OBJ_TRIGGER, S_ATTR, "cps_entities_active", "customer_entities", S_ATTR,
+     "CREATE TRIGGER cps_entities_active AFTER INSERT OR UPDATE OF modified, calculated "
+     "ON {attr}.customer_entities FOR EACH ROW WHEN (NEW.modified > NEW.calculated AND "
+     "pg_catalog.current_setting('cps.internal', true) IS DISTINCT FROM 'on') "
+     "EXECUTE FUNCTION {ps}.cps_entities_active()",
+     NULL},
     {OBJ_INDEX, S_ATTR, "customer_entities_calculated_idx", NULL, 0,
      "CREATE INDEX customer_entities_calculated_idx ON {attr}.customer_entities (calculated)",
      NULL},

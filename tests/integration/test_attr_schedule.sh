@@ -51,9 +51,19 @@ expect_status 0 cps attributes
 assert_eq 2 "$(calculated "$mark")" "only the active entities"
 assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.entities_to_calculate")" "calculation unmarks them"
 
+# Activity recorded by someone else (modified set past calculated) counts too.
+mark=$(sql "SELECT now()")
+sql "UPDATE cdp_attr.customer_entities SET modified = now()
+      WHERE id IN (SELECT id FROM cdp_attr.customer_entities ORDER BY id DESC LIMIT 4)"
+sql "UPDATE cdp_attr.customer_entities SET modified = calculated - interval '1 hour'
+      WHERE id IN (SELECT id FROM cdp_attr.customer_entities ORDER BY id LIMIT 3)"
+assert_eq 4 "$(sql "SELECT count(*) FROM cdp_ps.entities_to_calculate")" "marked by the trigger"
+expect_status 0 cps attributes
+assert_eq 4 "$(calculated "$mark")" "hand-made activity is calculated"
+
 # An install of CPS 1.0 found active entities with a partial index on
 # modified > calculated: upgrading marks them and drops the index.
-sql "DROP TABLE cdp_ps.entities_to_calculate;
+sql "DROP TABLE cdp_ps.entities_to_calculate; DROP FUNCTION cdp_ps.cps_entities_active() CASCADE;
      CREATE INDEX customer_entities_due_idx ON cdp_attr.customer_entities (id)
       WHERE calculated IS NULL OR modified > calculated;
      UPDATE cdp_attr.customer_entities SET modified = now()
