@@ -1202,7 +1202,7 @@ static int fall_back_to_batches(stitcher *s, cps_error *err)
 {
     static const char *const statements[] = {
         "TRUNCATE {ps}.matching, {ps}.identifiers, {ps}.entities, {ps}.entity_merges, "
-        "{ps}.failed_events",
+        "{ps}.failed_events, {ps}.entities_to_calculate",
         "DELETE FROM {attr}.customer_entities",
         "INSERT INTO {ps}.customer_events_to_process (customer_event_id) "
         "SELECT id FROM {ce}.customer_events ON CONFLICT DO NOTHING",
