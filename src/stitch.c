@@ -368,8 +368,8 @@ typedef struct dequeue {
     const char *xmin;
 } dequeue;
 
-/* Stage the graph's results; the set-based statements then apply them. */
-/* Stage a batch's results; known[ev] is the entity event ev had before, if any. */
+/* Stage the graph's results for the set-based statements of apply_batch;
+ * known[ev] is the entity event ev had before the batch, if any. */
 static int stage_results(stitcher *s, sc_graph *g, char *const *known, cps_error *err)
 {
     db_copy *c;
