@@ -57,7 +57,8 @@ typedef struct stitcher {
     int nslots;     /* columns of scalar expressions in the full pass */
     int **slot_row; /* [group][slot] -> config row, or -1 */
     long batch_size;
-    bool index_lookups; /* batches are small next to the history: no hash joins */
+    bool index_lookups;     /* batches are small next to the history: no hash joins */
+    uint32_t *entity_order; /* from scratch: the graph's entities in id order */
     /* totals for the run's stats */
     int64_t events, identifiers_new, merges, entities_new, failed, too_long, batches;
     double read_s, resolve_s, write_s;
@@ -1023,9 +1024,8 @@ static void identifier_row(db_copy *c, const stitcher *s, const sc_graph *g, siz
 
 static void entity_row(db_copy *c, const stitcher *s, const sc_graph *g, size_t i)
 {
-    (void)s;
     sc_entity_info e;
-    sc_entity(g, i, &e);
+    sc_entity(g, s->entity_order ? s->entity_order[i] : i, &e);
     copyin_str(c, e.id);
     copyin_time(c, e.first_time);
     copyin_str(c, e.first_id);
@@ -1074,9 +1074,25 @@ static int entities_table_empty(stitcher *s, int *empty, cps_error *err)
     return rc;
 }
 
-static int compare_strings(const void *a, const void *b)
+/* qsort_r: entity numbers by their ids */
+static int compare_entity_ids(const void *a, const void *b, void *graph)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    sc_entity_info x, y;
+    sc_entity(graph, *(const uint32_t *)a, &x);
+    sc_entity(graph, *(const uint32_t *)b, &y);
+    return strcmp(x.id, y.id);
+}
+
+/* The graph's entities in id order: loaded so, the tables' primary keys on
+ * id are built from presorted input (ids are hex: every collation agrees). */
+static uint32_t *entities_in_id_order(const sc_graph *g)
+{
+    size_t n = sc_entity_count(g);
+    uint32_t *order = xmalloc((n + 1) * sizeof *order);
+    for (size_t k = 0; k < n; k++)
+        order[k] = (uint32_t)k;
+    qsort_r(order, n, sizeof *order, compare_entity_ids, (void *)g);
+    return order;
 }
 
 /* An empty customer_entities gets every entity by COPY, in id order (its
@@ -1094,20 +1110,15 @@ static int copy_customer_entities(stitcher *s, const sc_graph *g, cps_error *err
         return rc;
     }
     size_t n = sc_entity_count(g);
-    const char **ids = xmalloc((n + 1) * sizeof *ids);
-    for (size_t k = 0; k < n; k++) {
-        sc_entity_info e;
-        sc_entity(g, k, &e);
-        ids[k] = e.id;
-    }
-    qsort(ids, n, sizeof *ids, compare_strings);
     char *sql = db_sql(s->d, "COPY {attr}.customer_entities (id, created, modified, calculated) "
                              "FROM STDIN");
     db_copy *c = db_copy_in_begin(s->d, sql, err);
     free(sql);
     if (c) {
         for (size_t k = 0; k < n; k++) {
-            copyin_str(c, ids[k]);
+            sc_entity_info e;
+            sc_entity(g, s->entity_order[k], &e);
+            copyin_str(c, e.id);
             copyin_str(c, now);
             copyin_str(c, now);
             copyin_str(c, NULL);
@@ -1120,7 +1131,6 @@ static int copy_customer_entities(stitcher *s, const sc_graph *g, cps_error *err
         rc = db_indexes_restore(s->d, ix, err);
     else
         db_indexes_free(ix);
-    free(ids);
     free(now);
     return rc;
 }
@@ -1133,6 +1143,7 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
         "{ps}.failed_events, {ps}.entities_to_calculate"};
     const sc_graph *g = p->g;
     db_copy *c;
+    s->entity_order = entities_in_id_order(g);
     if (exec_all(s->d, err, truncate, 1) < 0 ||
         copy_all(s, g, "{ps}.matching", "customer_event_id, customer_entity_id", sc_event_count(g),
                  matching_row, err) < 0 ||
@@ -1264,6 +1275,8 @@ static int from_scratch(stitcher *s, cps_error *err)
     rc = db_begin(s->d, err);
     if (rc == 0)
         rc = write_full(s, &p, err);
+    free(s->entity_order);
+    s->entity_order = NULL;
     if (rc == 0)
         rc = db_commit(s->d, err);
     if (rc < 0)
