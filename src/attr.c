@@ -1181,7 +1181,7 @@ int attr_step(run_ctx *ctx, cps_error *err)
         /* the set-based foreign key check needs a superuser, and must not
            silence anyone's triggers on customer_attributes */
         char *su = NULL;
-        db_query_value(
+        rc = db_query_value(
             d, err, &su, NULL,
             "SELECT (SELECT rolsuper FROM pg_catalog.pg_roles "
             "WHERE rolname = current_user) AND NOT EXISTS (SELECT 1 FROM "
@@ -1195,9 +1195,11 @@ int attr_step(run_ctx *ctx, cps_error *err)
            event of the log (about 2 us each) */
         size_t batch = p.nids < p.batch_size ? p.nids : p.batch_size;
         p.index_lookups = (int64_t)batch * 3 < db_estimated_rows(d, "{ps}.entities");
-        p.prog = progress_begin(STEP, "entities", p.nids);
-        rc = run_workers(&p, err);
-        progress_end(p.prog);
+        if (rc == 0) {
+            p.prog = progress_begin(STEP, "entities", p.nids);
+            rc = run_workers(&p, err);
+            progress_end(p.prog);
+        }
     }
     report(&p, now_seconds() - t0);
     plan_free(&p);
