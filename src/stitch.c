@@ -1025,7 +1025,7 @@ static void identifier_row(db_copy *c, const stitcher *s, const sc_graph *g, siz
 static void entity_row(db_copy *c, const stitcher *s, const sc_graph *g, size_t i)
 {
     sc_entity_info e;
-    sc_entity(g, s->entity_order ? s->entity_order[i] : i, &e);
+    sc_entity(g, s->entity_order[i], &e);
     copyin_str(c, e.id);
     copyin_time(c, e.first_time);
     copyin_str(c, e.first_id);
