@@ -24,11 +24,11 @@ arena *arena_new(void)
     return xcalloc(1, sizeof(arena));
 }
 
-char *arena_strndup(arena *a, const char *s, size_t len)
+void *arena_alloc(arena *a, size_t n)
 {
     chunk *c = a->head;
-    if (!c || c->size - c->used < len + 1) {
-        size_t size = len + 1 > CHUNK_BYTES ? len + 1 : CHUNK_BYTES;
+    if (!c || c->size - c->used < n) {
+        size_t size = n > CHUNK_BYTES ? n : CHUNK_BYTES;
         c = xmalloc(sizeof(chunk) + size);
         c->used = 0;
         c->size = size;
@@ -37,9 +37,15 @@ char *arena_strndup(arena *a, const char *s, size_t len)
         a->bytes += sizeof(chunk) + size;
     }
     char *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+char *arena_strndup(arena *a, const char *s, size_t len)
+{
+    char *p = arena_alloc(a, len + 1);
     memcpy(p, s, len);
     p[len] = '\0';
-    c->used += len + 1;
     return p;
 }
 

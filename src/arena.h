@@ -13,6 +13,8 @@
 typedef struct arena arena;
 
 arena *arena_new(void);
+/* n bytes, unaligned (for byte records). */
+void *arena_alloc(arena *a, size_t n);
 /* Copy len bytes and a terminating NUL; returns the copy. */
 char *arena_strndup(arena *a, const char *s, size_t len);
 /* Bytes reserved from the system (for memory reports). */

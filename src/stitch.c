@@ -19,6 +19,7 @@
 #include "stitch.h"
 
 #include "copyfmt.h"
+#include "fullgraph.h"
 #include "idtab.h"
 #include "log.h"
 #include "pgtime.h"
@@ -57,8 +58,7 @@ typedef struct stitcher {
     int nslots;     /* columns of scalar expressions in the full pass */
     int **slot_row; /* [group][slot] -> config row, or -1 */
     long batch_size;
-    bool index_lookups;     /* batches are small next to the history: no hash joins */
-    uint32_t *entity_order; /* from scratch: the graph's entities in id order */
+    bool index_lookups; /* batches are small next to the history: no hash joins */
     /* totals for the run's stats */
     int64_t events, identifiers_new, merges, entities_new, failed, too_long, batches;
     double read_s, resolve_s, write_s;
@@ -921,16 +921,17 @@ static int incremental(stitcher *s, cps_error *err)
 
 typedef struct full_pass {
     stitcher *s;
-    sc_graph *g;
+    fg *g;
     idtab *held_back; /* events of broken groups: they go (back) to the queue */
-    uint32_t last_ev; /* rows of one event arrive together */
+    char *last_id;    /* rows of one event arrive together */
+    size_t last_cap;
     char **queue_ids; /* queue rows seen, to consume */
     char **queue_xmins;
     size_t nqueue, queue_cap;
 } full_pass;
 
-/* One identifier value of an event in the full pass. */
-static void full_value(full_pass *p, uint32_t ev, size_t row, const char *v, size_t len)
+/* One identifier value of the current event in the full pass. */
+static void full_value(full_pass *p, size_t row, const char *v, size_t len)
 {
     stitcher *s = p->s;
     if (len == 0)
@@ -939,7 +940,7 @@ static void full_value(full_pass *p, uint32_t ev, size_t row, const char *v, siz
         s->too_long++;
         return;
     }
-    sc_add_identifier(p->g, ev, (uint32_t)s->rows[row].attr, v, len);
+    fg_add_identifier(p->g, (uint32_t)s->rows[row].attr, v, len);
 }
 
 static int full_row(void *arg, char **f, size_t *len, int n, cps_error *err)
@@ -950,21 +951,22 @@ static int full_row(void *arg, char **f, size_t *len, int n, cps_error *err)
         idtab_intern(p->held_back, 0, f[0], len[0], NULL);
         return 0;
     }
-    uint32_t ev = p->last_ev;
-    bool again = ev != IDTAB_NONE && strcmp(sc_event_id(p->g, ev), f[0]) == 0;
+    bool again = p->last_id && strcmp(p->last_id, f[0]) == 0;
     if (!again) {
         int64_t t;
-        if (parse_time(f[1], len[1], &t, err) < 0)
+        if (parse_time(f[1], len[1], &t, err) < 0 || fg_add_event(p->g, f[0], len[0], t, err) < 0)
             return CPS_ERR;
-        ev = p->last_ev = sc_add_event(p->g, f[0], len[0], t);
-        if ((ev & 0xffff) == 0)
-            progress_set(s->prog, ev);
+        xgrow((void **)&p->last_id, &p->last_cap, len[0] + 1, 1);
+        memcpy(p->last_id, f[0], len[0] + 1);
+        uint64_t n = fg_event_count(p->g);
+        if ((n & 0xffff) == 0)
+            progress_set(s->prog, n);
     }
     if (f[4]) {
         size_t row = (size_t)atol(f[4]);
         if (row >= s->nrows)
             return cps_error_set(err, "unexpected config row %zu", row);
-        full_value(p, ev, row, f[5], len[5]);
+        full_value(p, row, f[5], len[5]);
     }
     /* the scalar columns repeat on every row of the event: take them once */
     if (again || !f[3])
@@ -972,7 +974,7 @@ static int full_row(void *arg, char **f, size_t *len, int n, cps_error *err)
     int g = atoi(f[3]);
     for (int k = 0; k < s->nslots && 6 + k < n; k++)
         if (f[6 + k] && s->slot_row[g][k] >= 0)
-            full_value(p, ev, (size_t)s->slot_row[g][k], f[6 + k], len[6 + k]);
+            full_value(p, (size_t)s->slot_row[g][k], f[6 + k], len[6 + k]);
     return 0;
 }
 
@@ -993,7 +995,8 @@ static int queue_row(void *arg, char **f, size_t *len, int n, cps_error *err)
 
 static void full_pass_free(full_pass *p)
 {
-    sc_free(p->g);
+    fg_free(p->g);
+    free(p->last_id);
     idtab_free(p->held_back);
     for (size_t i = 0; i < p->nqueue; i++) {
         free(p->queue_ids[i]);
@@ -1003,39 +1006,69 @@ static void full_pass_free(full_pass *p)
     free(p->queue_xmins);
 }
 
-/* Writers of one row of a whole-state table from the graph. */
-typedef void (*row_writer)(db_copy *c, const stitcher *s, const sc_graph *g, size_t i);
+/* Fills a whole-state table from the resolved graph, through COPY. */
+typedef int (*table_filler)(db_copy *c, const stitcher *s, fg *g, cps_error *err);
 
-static void matching_row(db_copy *c, const stitcher *s, const sc_graph *g, size_t i)
+static int matching_event(void *arg, const char *id, size_t len, int64_t time,
+                          const char entity[33], bool earliest, cps_error *err)
+{
+    db_copy *c = arg;
+    (void)time, (void)earliest, (void)err;
+    copyin_field(c, id, len);
+    copyin_str(c, entity);
+    copyin_end_row(c);
+    return 0;
+}
+
+static int fill_matching(db_copy *c, const stitcher *s, fg *g, cps_error *err)
 {
     (void)s;
-    copyin_str(c, sc_event_id(g, (uint32_t)i));
-    copyin_str(c, sc_event_result(g, (uint32_t)i));
+    return fg_each_event(g, matching_event, c, err);
 }
 
-static void identifier_row(db_copy *c, const stitcher *s, const sc_graph *g, size_t i)
+/* The entities, as their earliest events come by in the file. */
+static int entity_event(void *arg, const char *id, size_t len, int64_t time, const char entity[33],
+                        bool earliest, cps_error *err)
 {
-    size_t len;
-    const char *v = sc_identifier_value(g, (uint32_t)i, &len);
-    copyin_str(c, s->attrs[sc_identifier_attr(g, (uint32_t)i)]);
-    copyin_field(c, v, len);
-    copyin_str(c, sc_identifier_result(g, (uint32_t)i));
+    db_copy *c = arg;
+    (void)err;
+    if (!earliest)
+        return 0;
+    copyin_str(c, entity);
+    copyin_time(c, time);
+    copyin_field(c, id, len);
+    copyin_end_row(c);
+    return 0;
 }
 
-static void entity_row(db_copy *c, const stitcher *s, const sc_graph *g, size_t i)
+static int fill_entities(db_copy *c, const stitcher *s, fg *g, cps_error *err)
 {
-    sc_entity_info e;
-    sc_entity(g, s->entity_order[i], &e);
-    copyin_str(c, e.id);
-    copyin_time(c, e.first_time);
-    copyin_str(c, e.first_id);
+    (void)s;
+    return fg_each_event(g, entity_event, c, err);
 }
 
-/* COPY n rows into an emptied table through the writer, without its
- * indexes (rebuilt after the load: random keys such as entity ids make
- * row-by-row index maintenance the dominant cost of a full pass). */
-static int copy_all(stitcher *s, const sc_graph *g, const char *table, const char *columns,
-                    size_t n, row_writer w, cps_error *err)
+static int fill_identifiers(db_copy *c, const stitcher *s, fg *g, cps_error *err)
+{
+    (void)err;
+    for (uint32_t i = 0; i < fg_identifier_count(g); i++) {
+        uint32_t attr;
+        const char *v;
+        size_t len;
+        char entity[33];
+        fg_identifier(g, i, &attr, &v, &len, entity);
+        copyin_str(c, s->attrs[attr]);
+        copyin_field(c, v, len);
+        copyin_str(c, entity);
+        copyin_end_row(c);
+    }
+    return 0;
+}
+
+/* COPY into an emptied table through the filler, without its indexes
+ * (rebuilt after the load: random keys such as entity ids make row-by-row
+ * index maintenance the dominant cost of a full pass). */
+static int copy_all(stitcher *s, fg *g, const char *table, const char *columns, table_filler fill,
+                    cps_error *err)
 {
     double t0 = now_seconds();
     db_indexes *ix = NULL;
@@ -1047,20 +1080,21 @@ static int copy_all(stitcher *s, const sc_graph *g, const char *table, const cha
     free(sql);
     if (rc == 0 && !c)
         rc = CPS_ERR;
+    int64_t rows = 0;
     if (rc == 0) {
-        for (size_t i = 0; i < n; i++) {
-            w(c, s, g, i);
-            copyin_end_row(c);
-        }
-        rc = db_copy_in_end(c, NULL, err);
+        rc = fill(c, s, g, err);
+        if (rc == 0)
+            rc = db_copy_in_end(c, &rows, err);
+        else
+            db_copy_in_abort(c);
     }
     double t1 = now_seconds();
     if (rc == 0)
         rc = db_indexes_restore(s->d, ix, err);
     else
         db_indexes_free(ix); /* the failed transaction rolls the drop back */
-    log_debug(STEP, "%s: %zu rows copied in %.3f s, indexes built in %.3f s", table, n, t1 - t0,
-              now_seconds() - t1);
+    log_debug(STEP, "%s: %lld rows copied in %.3f s, indexes built in %.3f s", table,
+              (long long)rows, t1 - t0, now_seconds() - t1);
     return rc;
 }
 
@@ -1074,30 +1108,9 @@ static int entities_table_empty(stitcher *s, int *empty, cps_error *err)
     return rc;
 }
 
-/* qsort_r: entity numbers by their ids */
-static int compare_entity_ids(const void *a, const void *b, void *graph)
-{
-    sc_entity_info x, y;
-    sc_entity(graph, *(const uint32_t *)a, &x);
-    sc_entity(graph, *(const uint32_t *)b, &y);
-    return strcmp(x.id, y.id);
-}
-
-/* The graph's entities in id order: loaded so, the tables' primary keys on
- * id are built from presorted input (ids are hex: every collation agrees). */
-static uint32_t *entities_in_id_order(const sc_graph *g)
-{
-    size_t n = sc_entity_count(g);
-    uint32_t *order = xmalloc((n + 1) * sizeof *order);
-    for (size_t k = 0; k < n; k++)
-        order[k] = (uint32_t)k;
-    qsort_r(order, n, sizeof *order, compare_entity_ids, (void *)g);
-    return order;
-}
-
 /* An empty customer_entities gets every entity by COPY, in id order (its
  * primary key grows at the right edge; the other indexes are rebuilt). */
-static int copy_customer_entities(stitcher *s, const sc_graph *g, cps_error *err)
+static int copy_customer_entities(stitcher *s, const fg *g, cps_error *err)
 {
     char *now = NULL;
     db_indexes *ix = NULL;
@@ -1109,16 +1122,17 @@ static int copy_customer_entities(stitcher *s, const sc_graph *g, cps_error *err
         free(now);
         return rc;
     }
-    size_t n = sc_entity_count(g);
+    size_t n;
+    uint8_t *ids = fg_sorted_entity_ids(g, &n);
     char *sql = db_sql(s->d, "COPY {attr}.customer_entities (id, created, modified, calculated) "
                              "FROM STDIN");
     db_copy *c = db_copy_in_begin(s->d, sql, err);
     free(sql);
     if (c) {
         for (size_t k = 0; k < n; k++) {
-            sc_entity_info e;
-            sc_entity(g, s->entity_order[k], &e);
-            copyin_str(c, e.id);
+            char id[33];
+            fg_hex(ids + 16 * k, id);
+            copyin_str(c, id);
             copyin_str(c, now);
             copyin_str(c, now);
             copyin_str(c, NULL);
@@ -1127,6 +1141,7 @@ static int copy_customer_entities(stitcher *s, const sc_graph *g, cps_error *err
         rc = db_copy_in_end(c, NULL, err);
     } else
         rc = CPS_ERR;
+    free(ids);
     if (rc == 0)
         rc = db_indexes_restore(s->d, ix, err);
     else
@@ -1141,19 +1156,21 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
     static const char *const truncate[] = {
         "TRUNCATE {ps}.matching, {ps}.identifiers, {ps}.entities, {ps}.entity_merges, "
         "{ps}.failed_events, {ps}.entities_to_calculate"};
-    const sc_graph *g = p->g;
+    fg *g = p->g;
     db_copy *c;
-    s->entity_order = entities_in_id_order(g);
+    /* identifiers first: their strings are the graph's largest part, freed next */
     if (exec_all(s->d, err, truncate, 1) < 0 ||
-        copy_all(s, g, "{ps}.matching", "customer_event_id, customer_entity_id", sc_event_count(g),
-                 matching_row, err) < 0 ||
         copy_all(s, g, "{ps}.identifiers", "attribute_id, value, customer_entity_id",
-                 sc_identifier_count(g), identifier_row, err) < 0 ||
-        copy_all(s, g, "{ps}.entities", "id, first_event_time, first_event_id", sc_entity_count(g),
-                 entity_row, err) < 0)
+                 fill_identifiers, err) < 0)
         return CPS_ERR;
-    s->identifiers_new += sc_identifier_count(g);
-    s->entities_new += (int64_t)sc_entity_count(g);
+    s->identifiers_new += fg_identifier_count(g);
+    fg_release_identifiers(g);
+    if (copy_all(s, g, "{ps}.matching", "customer_event_id, customer_entity_id", fill_matching,
+                 err) < 0 ||
+        copy_all(s, g, "{ps}.entities", "id, first_event_time, first_event_id", fill_entities,
+                 err) < 0)
+        return CPS_ERR;
+    s->entities_new += (int64_t)fg_entity_count(g);
 
     /* Queue: consume what was read; events of broken expressions wait there. */
     if (copy_rows(s->d, "cps_w_done", err, &c) < 0)
@@ -1234,8 +1251,10 @@ static int from_scratch(stitcher *s, cps_error *err)
     int64_t expected = db_estimated_rows(s->d, "{ce}.customer_events");
     log_info(STEP, "stitching every event from scratch");
 
-    full_pass p = {.s = s, .last_ev = IDTAB_NONE};
-    p.g = sc_new(expected > 1000 ? (size_t)expected : 1000);
+    full_pass p = {.s = s};
+    /* distinct identifiers are usually a third of the events or fewer; the table grows if not */
+    if (!(p.g = fg_new(NULL, expected > 4000 ? (size_t)expected / 4 : 1000, err)))
+        return CPS_ERR;
     p.held_back = idtab_new(64);
     s->prog = progress_begin(STEP, "events read", (uint64_t)expected);
     double t0 = now_seconds();
@@ -1267,30 +1286,33 @@ static int from_scratch(stitcher *s, cps_error *err)
         return rc;
     }
     double t1 = now_seconds();
-    sc_resolve(p.g);
+    rc = fg_resolve(p.g, err);
     double t2 = now_seconds();
-    log_info(STEP, "%u events, %u identifiers, %zu entities resolved in %.1f s (%.0f MB)",
-             sc_event_count(p.g), sc_identifier_count(p.g), sc_entity_count(p.g), t2 - t1,
-             (double)sc_bytes(p.g) / 1e6);
-    rc = db_begin(s->d, err);
+    size_t graph_bytes = fg_bytes(p.g);
     if (rc == 0)
+        log_info(STEP,
+                 "%llu events, %u identifiers, %llu entities resolved in %.1f s (%.0f MB in "
+                 "memory, %.0f MB of events spilled to a temporary file)",
+                 (unsigned long long)fg_event_count(p.g), fg_identifier_count(p.g),
+                 (unsigned long long)fg_entity_count(p.g), t2 - t1, (double)graph_bytes / 1e6,
+                 (double)fg_spill_bytes(p.g) / 1e6);
+    if (rc == 0 && (rc = db_begin(s->d, err)) == 0) {
         rc = write_full(s, &p, err);
-    free(s->entity_order);
-    s->entity_order = NULL;
-    if (rc == 0)
-        rc = db_commit(s->d, err);
-    if (rc < 0)
-        db_rollback(s->d);
+        if (rc == 0)
+            rc = db_commit(s->d, err);
+        if (rc < 0)
+            db_rollback(s->d);
+    }
     double t3 = now_seconds();
     if (rc == 0) {
-        s->events += sc_event_count(p.g);
+        s->events += (int64_t)fg_event_count(p.g);
         s->batches++;
         s->read_s += t1 - t0;
         s->resolve_s += t2 - t1;
         s->write_s += t3 - t2;
         json_t *st = run_step_stats(s->ctx, "stitch");
         json_object_set_new(st, "from_scratch", json_true());
-        json_object_set_new(st, "graph_bytes", json_integer((json_int_t)sc_bytes(p.g)));
+        json_object_set_new(st, "graph_bytes", json_integer((json_int_t)graph_bytes));
         if (idtab_count(p.held_back))
             log_warn(STEP, "%u events of event types with a broken expression stay queued",
                      idtab_count(p.held_back));

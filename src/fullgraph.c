@@ -1,0 +1,553 @@
+/*
+ * fullgraph — identifiers in memory, events in a spill file (see fullgraph.h).
+ *
+ * Memory per distinct identifier: its record in an arena (attribute and
+ * length as varints, then the bytes), a pointer to it, 8-byte hash slots at
+ * most 3/4 full and 5 bytes of union-find while events arrive; afterwards
+ * the slots and the union-find give way to a component number per
+ * identifier and 32 bytes per component (earliest event's time, its offset
+ * in the file, the entity id).
+ *
+ * Spill record: varint id length, id bytes, time (8 bytes), first
+ * identifier (4 bytes, NONE without identifiers), in native byte order: the
+ * file lives and dies with the process.
+ */
+#include "fullgraph.h"
+
+#include "arena.h"
+#include "md5.h"
+#include "uf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define NONE     UINT32_MAX
+#define UNSET    UINT64_MAX
+#define IO_BYTES (1u << 20)
+
+typedef struct component {
+    int64_t time; /* of the earliest event */
+    uint64_t off; /* the earliest event's record in the spill file, UNSET before one */
+    uint8_t id[16];
+} component;
+
+/* A sequential reader of the spill file. */
+typedef struct reader {
+    int fd;
+    uint8_t *buf;
+    size_t cap, start, end; /* unread bytes are buf[start, end) */
+    uint64_t base;          /* file offset of buf[0] */
+    uint64_t size;
+} reader;
+
+typedef struct record {
+    const char *id;
+    size_t len;
+    int64_t time;
+    uint32_t ident;
+    uint64_t off;
+} record;
+
+struct fg {
+    int fd;
+    char *dir;
+    uint8_t *wbuf; /* written records not yet in the file */
+    size_t wlen;
+    uint64_t spilled; /* bytes in the file */
+    /* the current event */
+    char *cur_id;
+    size_t cur_len, cur_cap;
+    int64_t cur_time;
+    uint32_t cur_first;
+    bool has_cur;
+    uint64_t nev;
+    /* identifiers */
+    arena *strings;
+    const uint8_t **rec;
+    size_t rec_cap;
+    uint32_t nid;
+    uint64_t *slots; /* 0 = empty; else (fingerprint << 32) | (index + 1) */
+    size_t nslots;
+    uf *sets;
+    /* after fg_resolve */
+    uint32_t *comp_of;
+    component *comps;
+    uint32_t ncomps;
+    uint8_t *lone; /* entity ids of events without identifiers */
+    size_t nlone, lone_cap;
+    uint8_t *scratch; /* an earlier event's id, read back for a tie */
+    size_t scratch_cap;
+};
+
+/* ---- varints and records ----------------------------------------------- */
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Decodes at most avail bytes; returns the bytes used, 0 if cut short. */
+static size_t get_varint(const uint8_t *p, size_t avail, uint64_t *v)
+{
+    uint64_t x = 0;
+    *v = 0;
+    for (size_t n = 0; n < avail && n < 10; n++) {
+        x |= (uint64_t)(p[n] & 0x7f) << (7 * n);
+        if (!(p[n] & 0x80)) {
+            *v = x;
+            return n + 1;
+        }
+    }
+    return 0;
+}
+
+static const uint8_t *decode_identifier(const uint8_t *r, uint32_t *attr, size_t *len)
+{
+    uint64_t a, l;
+    r += get_varint(r, 10, &a);
+    r += get_varint(r, 10, &l);
+    *attr = (uint32_t)a;
+    *len = (size_t)l;
+    return r;
+}
+
+static inline uint64_t hash_of(uint32_t attr, const char *v, size_t len)
+{
+    return XXH3_64bits_withSeed(v, len, attr);
+}
+
+/* ---- the spill file ---------------------------------------------------- */
+
+static int io_error(const fg *g, const char *what, cps_error *err)
+{
+    return cps_error_set(err,
+                         "%s the spill file of the full stitching pass in %s: %s (it needs "
+                         "about %llu MB there; set TMPDIR to a directory with room)",
+                         what, g->dir, strerror(errno),
+                         (unsigned long long)(g->spilled / 1000000 + 1));
+}
+
+static int flush_writes(fg *g, cps_error *err)
+{
+    size_t done = 0;
+    while (done < g->wlen) {
+        ssize_t n = write(g->fd, g->wbuf + done, g->wlen - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return io_error(g, "writing", err);
+        done += (size_t)n;
+    }
+    g->spilled += g->wlen;
+    g->wlen = 0;
+    return 0;
+}
+
+static int spill_current(fg *g, cps_error *err)
+{
+    if (!g->has_cur)
+        return 0;
+    size_t need = 10 + g->cur_len + 12;
+    if (g->wlen + need > IO_BYTES && flush_writes(g, err) < 0)
+        return CPS_ERR;
+    if (need > IO_BYTES) /* an id of a megabyte: written on its own */
+        g->wbuf = xrealloc(g->wbuf, need);
+    uint8_t *p = g->wbuf + g->wlen;
+    size_t n = put_varint(p, g->cur_len);
+    memcpy(p + n, g->cur_id, g->cur_len);
+    n += g->cur_len;
+    memcpy(p + n, &g->cur_time, 8);
+    memcpy(p + n + 8, &g->cur_first, 4);
+    g->wlen += n + 12;
+    g->has_cur = false;
+    return 0;
+}
+
+static void reader_open(reader *r, const fg *g)
+{
+    *r = (reader){.fd = g->fd, .cap = IO_BYTES, .size = g->spilled};
+    r->buf = xmalloc(r->cap);
+}
+
+/* Make at least need unread bytes available (fewer only at the end of the file). */
+static int reader_fill(reader *r, size_t need, const fg *g, cps_error *err)
+{
+    if (r->end - r->start >= need)
+        return 0;
+    memmove(r->buf, r->buf + r->start, r->end - r->start);
+    r->base += r->start;
+    r->end -= r->start;
+    r->start = 0;
+    if (need > r->cap) {
+        r->cap = need;
+        r->buf = xrealloc(r->buf, r->cap);
+    }
+    while (r->end < need && r->base + r->end < r->size) {
+        ssize_t n = pread(r->fd, r->buf + r->end, r->cap - r->end, (off_t)(r->base + r->end));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            return io_error(g, "reading", err);
+        }
+        r->end += (size_t)n;
+    }
+    return 0;
+}
+
+/* The next record: 1, or 0 at the end. */
+static int reader_next(reader *r, record *out, const fg *g, cps_error *err)
+{
+    if (reader_fill(r, 10, g, err) < 0)
+        return CPS_ERR;
+    if (r->start == r->end)
+        return 0;
+    uint64_t len;
+    size_t h = get_varint(r->buf + r->start, r->end - r->start, &len);
+    if (h && reader_fill(r, h + (size_t)len + 12, g, err) < 0)
+        return CPS_ERR;
+    if (h == 0 || r->end - r->start < h + len + 12) {
+        errno = EIO; /* cut short: the file is not what was written */
+        return io_error(g, "reading", err);
+    }
+    const uint8_t *p = r->buf + r->start;
+    out->off = r->base + r->start;
+    out->id = (const char *)p + h;
+    out->len = (size_t)len;
+    memcpy(&out->time, p + h + len, 8);
+    memcpy(&out->ident, p + h + len + 8, 4);
+    r->start += h + (size_t)len + 12;
+    return 1;
+}
+
+/* The id of the event recorded at off, into g->scratch. */
+static int read_id_at(fg *g, uint64_t off, size_t *len, cps_error *err)
+{
+    size_t want = 64;
+    for (;;) {
+        xgrow((void **)&g->scratch, &g->scratch_cap, want, 1);
+        ssize_t n = pread(g->fd, g->scratch, want, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        uint64_t l;
+        size_t h = n > 0 ? get_varint(g->scratch, (size_t)n, &l) : 0;
+        if (h == 0) {
+            errno = n < 0 ? errno : EIO;
+            return io_error(g, "reading", err);
+        }
+        if (h + l <= (uint64_t)n) {
+            memmove(g->scratch, g->scratch + h, (size_t)l);
+            *len = (size_t)l;
+            return 0;
+        }
+        if ((uint64_t)n < want) {
+            errno = EIO;
+            return io_error(g, "reading", err);
+        }
+        want = h + (size_t)l;
+    }
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+fg *fg_new(const char *dir, size_t expected_identifiers, cps_error *err)
+{
+    if (!dir || !*dir)
+        dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    char *path = xasprintf("%s/cps-stitch-XXXXXX", dir);
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        cps_error_set(err,
+                      "cannot create the spill file of the full stitching pass in %s: %s "
+                      "(set TMPDIR to a writable directory)",
+                      dir, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    unlink(path); /* it disappears with the process, whatever happens */
+    free(path);
+    fg *g = xcalloc(1, sizeof *g);
+    g->fd = fd;
+    g->dir = xstrdup(dir);
+    g->wbuf = xmalloc(IO_BYTES);
+    g->strings = arena_new();
+    g->nslots = 1024;
+    while (g->nslots * 3 / 4 < expected_identifiers)
+        g->nslots *= 2;
+    g->slots = xcalloc(g->nslots, sizeof *g->slots);
+    g->sets = uf_new(expected_identifiers);
+    return g;
+}
+
+void fg_free(fg *g)
+{
+    if (!g)
+        return;
+    close(g->fd);
+    free(g->dir);
+    free(g->wbuf);
+    free(g->cur_id);
+    arena_free(g->strings);
+    free(g->rec);
+    free(g->slots);
+    uf_free(g->sets);
+    free(g->comp_of);
+    free(g->comps);
+    free(g->lone);
+    free(g->scratch);
+    free(g);
+}
+
+int fg_add_event(fg *g, const char *id, size_t len, int64_t time, cps_error *err)
+{
+    if (spill_current(g, err) < 0)
+        return CPS_ERR;
+    xgrow((void **)&g->cur_id, &g->cur_cap, len + 1, 1);
+    memcpy(g->cur_id, id, len);
+    g->cur_len = len;
+    g->cur_time = time;
+    g->cur_first = NONE;
+    g->has_cur = true;
+    g->nev++;
+    return 0;
+}
+
+static void grow_slots(fg *g)
+{
+    size_t n = g->nslots * 2;
+    uint64_t *slots = xcalloc(n, sizeof *slots);
+    for (size_t i = 0; i < g->nslots; i++) {
+        uint64_t v = g->slots[i];
+        if (!v)
+            continue;
+        uint32_t attr;
+        size_t len;
+        const uint8_t *s = decode_identifier(g->rec[(uint32_t)v - 1], &attr, &len);
+        size_t j = hash_of(attr, (const char *)s, len) & (n - 1);
+        while (slots[j])
+            j = (j + 1) & (n - 1);
+        slots[j] = v;
+    }
+    free(g->slots);
+    g->slots = slots;
+    g->nslots = n;
+}
+
+static uint32_t intern(fg *g, uint32_t attr, const char *v, size_t len)
+{
+    uint64_t h = hash_of(attr, v, len);
+    uint32_t fp = (uint32_t)(h >> 32);
+    size_t mask = g->nslots - 1, j = h & mask;
+    for (uint64_t s; (s = g->slots[j]); j = (j + 1) & mask) {
+        if ((uint32_t)(s >> 32) != fp)
+            continue;
+        uint32_t a;
+        size_t l;
+        const uint8_t *b = decode_identifier(g->rec[(uint32_t)s - 1], &a, &l);
+        if (a == attr && l == len && memcmp(b, v, len) == 0)
+            return (uint32_t)s - 1;
+    }
+    if ((size_t)g->nid + 1 > g->nslots * 3 / 4) {
+        grow_slots(g);
+        mask = g->nslots - 1;
+        for (j = h & mask; g->slots[j]; j = (j + 1) & mask)
+            ;
+    }
+    if (g->nid == g->rec_cap) {
+        g->rec_cap = g->rec_cap ? g->rec_cap + g->rec_cap / 2 : 1024;
+        g->rec = xrealloc(g->rec, g->rec_cap * sizeof *g->rec);
+    }
+    uint8_t head[20];
+    size_t n = put_varint(head, attr);
+    n += put_varint(head + n, len);
+    uint8_t *r = arena_alloc(g->strings, n + len);
+    memcpy(r, head, n);
+    memcpy(r + n, v, len);
+    uint32_t i = g->nid++;
+    g->rec[i] = r;
+    uf_add(g->sets);
+    g->slots[j] = ((uint64_t)fp << 32) | ((uint64_t)i + 1);
+    return i;
+}
+
+void fg_add_identifier(fg *g, uint32_t attr, const char *value, size_t len)
+{
+    uint32_t i = intern(g, attr, value, len);
+    if (g->cur_first == NONE)
+        g->cur_first = i;
+    else
+        uf_union(g->sets, g->cur_first, i);
+}
+
+/* ---- resolving --------------------------------------------------------- */
+
+/* (time, id bytes) of a record against a component's earliest event so far. */
+static int earlier(fg *g, const record *e, const component *k, bool *yes, cps_error *err)
+{
+    *yes = k->off == UNSET || e->time < k->time;
+    if (k->off == UNSET || e->time != k->time)
+        return 0;
+    size_t len = 0;
+    if (read_id_at(g, k->off, &len, err) < 0)
+        return CPS_ERR;
+    size_t n = e->len < len ? e->len : len;
+    int c = memcmp(e->id, g->scratch, n);
+    *yes = c < 0 || (c == 0 && e->len < len);
+    return 0;
+}
+
+int fg_resolve(fg *g, cps_error *err)
+{
+    if (spill_current(g, err) < 0 || flush_writes(g, err) < 0)
+        return CPS_ERR;
+    free(g->slots);
+    g->slots = NULL;
+    g->nslots = 0;
+
+    /* Number the components: roots first, then every identifier takes its root's. */
+    g->comp_of = xmalloc(((size_t)g->nid + 1) * sizeof *g->comp_of);
+    for (uint32_t i = 0; i < g->nid; i++)
+        if (uf_find(g->sets, i) == i)
+            g->comp_of[i] = g->ncomps++;
+    for (uint32_t i = 0; i < g->nid; i++)
+        g->comp_of[i] = g->comp_of[uf_find(g->sets, i)];
+    uf_free(g->sets);
+    g->sets = NULL;
+    g->comps = xmalloc(((size_t)g->ncomps + 1) * sizeof *g->comps);
+    for (uint32_t c = 0; c < g->ncomps; c++)
+        g->comps[c].off = UNSET;
+
+    reader r;
+    reader_open(&r, g);
+    record e;
+    int rc;
+    while ((rc = reader_next(&r, &e, g, err)) > 0) {
+        if (e.ident == NONE) {
+            xgrow((void **)&g->lone, &g->lone_cap, (g->nlone + 1) * 16, 1);
+            md5_digest(e.id, e.len, g->lone + 16 * g->nlone++);
+            continue;
+        }
+        component *k = &g->comps[g->comp_of[e.ident]];
+        bool yes;
+        if ((rc = earlier(g, &e, k, &yes, err)) < 0)
+            break;
+        if (yes) {
+            k->time = e.time;
+            k->off = e.off;
+            md5_digest(e.id, e.len, k->id);
+        }
+    }
+    free(r.buf);
+    return rc < 0 ? CPS_ERR : 0;
+}
+
+/* ---- results ----------------------------------------------------------- */
+
+void fg_hex(const uint8_t id[16], char out[33])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = digits[id[i] >> 4];
+        out[2 * i + 1] = digits[id[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+uint64_t fg_event_count(const fg *g)
+{
+    return g->nev;
+}
+
+uint32_t fg_identifier_count(const fg *g)
+{
+    return g->nid;
+}
+
+uint64_t fg_entity_count(const fg *g)
+{
+    return (uint64_t)g->ncomps + g->nlone;
+}
+
+void fg_identifier(const fg *g, uint32_t i, uint32_t *attr, const char **value, size_t *len,
+                   char entity[33])
+{
+    *value = (const char *)decode_identifier(g->rec[i], attr, len);
+    fg_hex(g->comps[g->comp_of[i]].id, entity);
+}
+
+void fg_release_identifiers(fg *g)
+{
+    arena_free(g->strings);
+    g->strings = NULL;
+    free(g->rec);
+    g->rec = NULL;
+    g->rec_cap = 0;
+}
+
+int fg_each_event(fg *g, fg_event_fn fn, void *arg, cps_error *err)
+{
+    reader r;
+    reader_open(&r, g);
+    record e;
+    int rc;
+    size_t lone = 0;
+    char hex[33];
+    while ((rc = reader_next(&r, &e, g, err)) > 0) {
+        bool earliest = true;
+        if (e.ident == NONE)
+            fg_hex(g->lone + 16 * lone++, hex);
+        else {
+            const component *k = &g->comps[g->comp_of[e.ident]];
+            fg_hex(k->id, hex);
+            earliest = k->off == e.off;
+        }
+        if ((rc = fn(arg, e.id, e.len, e.time, hex, earliest, err)) != 0)
+            break;
+    }
+    free(r.buf);
+    return rc;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+uint8_t *fg_sorted_entity_ids(const fg *g, size_t *n)
+{
+    *n = (size_t)fg_entity_count(g);
+    uint8_t *ids = xmalloc(*n * 16 + 1);
+    for (uint32_t c = 0; c < g->ncomps; c++)
+        memcpy(ids + 16 * (size_t)c, g->comps[c].id, 16);
+    if (g->nlone)
+        memcpy(ids + 16 * (size_t)g->ncomps, g->lone, 16 * g->nlone);
+    qsort(ids, *n, 16, compare_ids);
+    return ids;
+}
+
+size_t fg_bytes(const fg *g)
+{
+    return IO_BYTES + g->cur_cap + (g->strings ? arena_bytes(g->strings) : 0) +
+           g->rec_cap * sizeof *g->rec + g->nslots * sizeof *g->slots +
+           (g->sets ? uf_bytes(g->sets) : 0) +
+           (g->comp_of ? (size_t)g->nid * sizeof *g->comp_of : 0) +
+           (size_t)g->ncomps * sizeof *g->comps + g->lone_cap + g->scratch_cap;
+}
+
+uint64_t fg_spill_bytes(const fg *g)
+{
+    return g->spilled;
+}

@@ -1,0 +1,68 @@
+/*
+ * fullgraph — stitching every event from scratch in memory proportional to
+ * the distinct identifiers, not to the events (SPEC §3, "from scratch").
+ *
+ * The whole history is one graph, too large to hold event by event. Only the
+ * identifiers live in memory (interned, in a union-find); each event is
+ * appended to a spill file as (id, time, its first identifier) as soon as its
+ * identifiers are unioned. After the last event:
+ *   fg_resolve()  one sequential pass over the file finds each component's
+ *                 earliest event by (event_time, event id) and its entity id
+ *                 (md5 of that event's id); events without identifiers are
+ *                 their own entities;
+ *   fg_each_event() then streams the events back with their entity ids, in
+ *                 the order they were added, for writing.
+ * The results equal stitchcore's for the same events without known
+ * entities (tests/unit/test_fullgraph.c checks it on random graphs).
+ *
+ * The spill file is created unlinked in $TMPDIR (else /tmp) and takes about
+ * the events' id lengths plus 13 bytes per event.
+ */
+#ifndef CPS_FULLGRAPH_H
+#define CPS_FULLGRAPH_H
+
+#include "util.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fg fg;
+
+/* A graph spilling into a new file in dir (NULL: $TMPDIR, else /tmp). */
+fg *fg_new(const char *dir, size_t expected_identifiers, cps_error *err);
+void fg_free(fg *g);
+
+/* Start the next event (each event once, its identifiers right after it). */
+int fg_add_event(fg *g, const char *id, size_t len, int64_t time, cps_error *err);
+/* The current event carries identifier (attr, value); empty values are the caller's to skip. */
+void fg_add_identifier(fg *g, uint32_t attr, const char *value, size_t len);
+
+/* Components, earliest events and entity ids. Call once, after the last event. */
+int fg_resolve(fg *g, cps_error *err);
+
+uint64_t fg_event_count(const fg *g);
+uint32_t fg_identifier_count(const fg *g);
+uint64_t fg_entity_count(const fg *g);
+
+/* Identifier i (0 .. count-1, in order of first appearance) and its entity id. */
+void fg_identifier(const fg *g, uint32_t i, uint32_t *attr, const char **value, size_t *len,
+                   char entity[33]);
+/* Drop the identifiers' strings once they are written (fg_identifier no longer works). */
+void fg_release_identifiers(fg *g);
+
+/* Every event in order of addition: its entity id, and whether it is that
+ * entity's earliest event. A non-zero return from fn stops and is returned. */
+typedef int (*fg_event_fn)(void *arg, const char *id, size_t len, int64_t time,
+                           const char entity[33], bool earliest, cps_error *err);
+int fg_each_event(fg *g, fg_event_fn fn, void *arg, cps_error *err);
+
+/* Every entity id (16 bytes of md5 each) in ascending order; the caller frees. */
+uint8_t *fg_sorted_entity_ids(const fg *g, size_t *n);
+void fg_hex(const uint8_t id[16], char out[33]);
+
+/* Bytes held in memory, and written to the spill file. */
+size_t fg_bytes(const fg *g);
+uint64_t fg_spill_bytes(const fg *g);
+
+#endif

@@ -1,0 +1,211 @@
+/* Unit tests for fullgraph: the same answers as stitchcore, from a spill file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fullgraph.h"
+#include "md5.h"
+#include "stitchcore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct seen {
+    char (*entity)[33];
+    bool *earliest;
+    char **id;
+    int64_t *time;
+    size_t n;
+} seen;
+
+static int collect(void *arg, const char *id, size_t len, int64_t time, const char entity[33],
+                   bool earliest, cps_error *err)
+{
+    (void)err;
+    seen *s = arg;
+    s->entity = realloc(s->entity, (s->n + 1) * sizeof *s->entity);
+    s->earliest = realloc(s->earliest, (s->n + 1) * sizeof *s->earliest);
+    s->id = realloc(s->id, (s->n + 1) * sizeof *s->id);
+    s->time = realloc(s->time, (s->n + 1) * sizeof *s->time);
+    memcpy(s->entity[s->n], entity, 33);
+    s->earliest[s->n] = earliest;
+    s->id[s->n] = strndup(id, len);
+    s->time[s->n] = time;
+    s->n++;
+    return 0;
+}
+
+static void seen_free(seen *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->id[i]);
+    free(s->entity);
+    free(s->earliest);
+    free(s->id);
+    free(s->time);
+}
+
+static fg *new_graph(void)
+{
+    cps_error err = {0};
+    fg *g = fg_new(NULL, 16, &err);
+    if (!g)
+        fail_msg("%s", err.msg);
+    return g;
+}
+
+static int compare_hex(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Random events over small pools of identifiers (so components form and
+ * merge), times from a small range (so ties are common), some events
+ * without identifiers, ids of different lengths: stitchcore is the oracle. */
+static void same_as_stitchcore(void **state)
+{
+    (void)state;
+    srand(7);
+    for (int round = 0; round < 60; round++) {
+        int nev = 1 + rand() % 400, pool = 1 + rand() % 300, times = 1 + rand() % 50;
+        sc_graph *o = sc_new(16);
+        fg *g = new_graph();
+        cps_error err = {0};
+        for (int e = 0; e < nev; e++) {
+            char id[200];
+            int pad = rand() % 4 == 0 ? 100 + rand() % 80 : 0; /* longer than one read-back */
+            snprintf(id, sizeof id, "%0*d-ev%d", pad, rand() % 7, e);
+            int64_t t = rand() % times;
+            uint32_t ev = sc_add_event(o, id, strlen(id), t);
+            assert_int_equal(fg_add_event(g, id, strlen(id), t, &err), 0);
+            int k = rand() % 4; /* 0 .. 3 identifiers */
+            for (int j = 0; j < k; j++) {
+                char v[32];
+                uint32_t attr = (uint32_t)(rand() % 3);
+                snprintf(v, sizeof v, "v%d", rand() % pool);
+                sc_add_identifier(o, ev, attr, v, strlen(v));
+                fg_add_identifier(g, attr, v, strlen(v));
+            }
+        }
+        sc_resolve(o);
+        assert_int_equal(fg_resolve(g, &err), 0);
+
+        assert_int_equal(fg_event_count(g), sc_event_count(o));
+        assert_int_equal(fg_entity_count(g), sc_entity_count(o));
+        assert_int_equal(fg_identifier_count(g), sc_identifier_count(o));
+        for (uint32_t i = 0; i < fg_identifier_count(g); i++) {
+            uint32_t attr;
+            const char *v;
+            size_t len, olen;
+            char entity[33];
+            fg_identifier(g, i, &attr, &v, &len, entity);
+            const char *ov = sc_identifier_value(o, i, &olen);
+            assert_int_equal(attr, sc_identifier_attr(o, i));
+            assert_int_equal(len, olen);
+            assert_memory_equal(v, ov, len);
+            assert_string_equal(entity, sc_identifier_result(o, i));
+        }
+        fg_release_identifiers(g);
+
+        seen s = {0};
+        assert_int_equal(fg_each_event(g, collect, &s, &err), 0);
+        assert_int_equal(s.n, sc_event_count(o));
+        size_t earliest = 0;
+        for (uint32_t e = 0; e < s.n; e++) {
+            assert_string_equal(s.id[e], sc_event_id(o, e));
+            assert_string_equal(s.entity[e], sc_event_result(o, e));
+            earliest += s.earliest[e];
+        }
+        /* each entity has exactly one earliest event, and it is stitchcore's */
+        assert_int_equal(earliest, sc_entity_count(o));
+        const char **oids = malloc((sc_entity_count(o) + 1) * sizeof *oids);
+        for (size_t k = 0; k < sc_entity_count(o); k++) {
+            sc_entity_info info;
+            sc_entity(o, k, &info);
+            oids[k] = info.id;
+            bool found = false;
+            for (size_t e = 0; e < s.n; e++)
+                if (s.earliest[e] && strcmp(s.entity[e], info.id) == 0) {
+                    assert_string_equal(s.id[e], info.first_id);
+                    assert_int_equal(s.time[e], info.first_time);
+                    found = true;
+                }
+            assert_true(found);
+        }
+        qsort(oids, sc_entity_count(o), sizeof *oids, compare_hex);
+        size_t n;
+        uint8_t *ids = fg_sorted_entity_ids(g, &n);
+        assert_int_equal(n, sc_entity_count(o));
+        for (size_t k = 0; k < n; k++) {
+            char hex[33];
+            fg_hex(ids + 16 * k, hex);
+            assert_string_equal(hex, oids[k]);
+        }
+        free(ids);
+        free(oids);
+        seen_free(&s);
+        fg_free(g);
+        sc_free(o);
+    }
+}
+
+/* A tie on time is broken by the ids' bytes, even for an id of megabytes. */
+static void tie_with_huge_ids(void **state)
+{
+    (void)state;
+    size_t big = 3u << 20;
+    char *a = malloc(big + 1), *b = malloc(big + 1);
+    memset(a, 'x', big);
+    memcpy(b, a, big);
+    a[big - 1] = 'b';
+    b[big - 1] = 'a'; /* b < a, differing only in the last byte */
+    fg *g = new_graph();
+    cps_error err = {0};
+    assert_int_equal(fg_add_event(g, a, big, 5, &err), 0);
+    fg_add_identifier(g, 0, "same", 4);
+    assert_int_equal(fg_add_event(g, b, big, 5, &err), 0);
+    fg_add_identifier(g, 0, "same", 4);
+    assert_int_equal(fg_add_event(g, "alone", 5, 1, &err), 0);
+    assert_int_equal(fg_resolve(g, &err), 0);
+    assert_int_equal(fg_entity_count(g), 2);
+    seen s = {0};
+    assert_int_equal(fg_each_event(g, collect, &s, &err), 0);
+    assert_int_equal(s.n, 3);
+    char want[33];
+    md5_hex(b, big, want);
+    assert_string_equal(s.entity[0], want);
+    assert_string_equal(s.entity[1], want);
+    assert_false(s.earliest[0]);
+    assert_true(s.earliest[1]);
+    md5_hex("alone", 5, want);
+    assert_string_equal(s.entity[2], want);
+    assert_true(s.earliest[2]);
+    assert_true(fg_spill_bytes(g) > 2 * big);
+    seen_free(&s);
+    fg_free(g);
+    free(a);
+    free(b);
+}
+
+static void spill_directory_missing(void **state)
+{
+    (void)state;
+    cps_error err = {0};
+    assert_null(fg_new("/nonexistent/cps", 16, &err));
+    assert_non_null(strstr(err.msg, "/nonexistent/cps"));
+    assert_non_null(strstr(err.msg, "TMPDIR"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(same_as_stitchcore),
+        cmocka_unit_test(tie_with_huge_ids),
+        cmocka_unit_test(spill_directory_missing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
