@@ -77,9 +77,10 @@ struct fg {
     uint32_t *comp_of;
     component *comps;
     uint32_t ncomps;
-    uint8_t *lone; /* entity ids of events without identifiers */
+    component *lone; /* events without identifiers: entities of their own */
     size_t nlone, lone_cap;
-    uint8_t *scratch; /* an earlier event's id, read back for a tie */
+    component *sorted; /* every entity in id order, once asked for */
+    uint8_t *scratch;  /* an earlier event's id, read back for a tie */
     size_t scratch_cap;
 };
 
@@ -307,6 +308,7 @@ void fg_free(fg *g)
     free(g->comp_of);
     free(g->comps);
     free(g->lone);
+    free(g->sorted);
     free(g->scratch);
     free(g);
 }
@@ -436,8 +438,11 @@ int fg_resolve(fg *g, cps_error *err)
     int rc;
     while ((rc = reader_next(&r, &e, g, err)) > 0) {
         if (e.ident == NONE) {
-            xgrow((void **)&g->lone, &g->lone_cap, (g->nlone + 1) * 16, 1);
-            md5_digest(e.id, e.len, g->lone + 16 * g->nlone++);
+            xgrow((void **)&g->lone, &g->lone_cap, g->nlone + 1, sizeof *g->lone);
+            component *k = &g->lone[g->nlone++];
+            k->time = e.time;
+            k->off = e.off;
+            md5_digest(e.id, e.len, k->id);
             continue;
         }
         component *k = &g->comps[g->comp_of[e.ident]];
@@ -508,7 +513,7 @@ int fg_each_event(fg *g, fg_event_fn fn, void *arg, cps_error *err)
     while ((rc = reader_next(&r, &e, g, err)) > 0) {
         bool earliest = true;
         if (e.ident == NONE)
-            fg_hex(g->lone + 16 * lone++, hex);
+            fg_hex(g->lone[lone++].id, hex);
         else {
             const component *k = &g->comps[g->comp_of[e.ident]];
             fg_hex(k->id, hex);
@@ -523,19 +528,44 @@ int fg_each_event(fg *g, fg_event_fn fn, void *arg, cps_error *err)
 
 static int compare_ids(const void *a, const void *b)
 {
-    return memcmp(a, b, 16);
+    return memcmp(((const component *)a)->id, ((const component *)b)->id, 16);
 }
 
-uint8_t *fg_sorted_entity_ids(const fg *g, size_t *n)
+/* Every entity in id order (built once; the components are not needed after). */
+static void sort_entities(fg *g)
 {
-    *n = (size_t)fg_entity_count(g);
-    uint8_t *ids = xmalloc(*n * 16 + 1);
-    for (uint32_t c = 0; c < g->ncomps; c++)
-        memcpy(ids + 16 * (size_t)c, g->comps[c].id, 16);
+    if (g->sorted)
+        return;
+    size_t n = (size_t)fg_entity_count(g);
+    g->sorted = xmalloc((n + 1) * sizeof *g->sorted);
+    memcpy(g->sorted, g->comps, (size_t)g->ncomps * sizeof *g->comps);
     if (g->nlone)
-        memcpy(ids + 16 * (size_t)g->ncomps, g->lone, 16 * g->nlone);
-    qsort(ids, *n, 16, compare_ids);
-    return ids;
+        memcpy(g->sorted + g->ncomps, g->lone, g->nlone * sizeof *g->lone);
+    qsort(g->sorted, n, sizeof *g->sorted, compare_ids);
+}
+
+int fg_each_entity(fg *g, fg_event_fn fn, void *arg, cps_error *err)
+{
+    sort_entities(g);
+    size_t n = (size_t)fg_entity_count(g);
+    char hex[33];
+    for (size_t k = 0; k < n; k++) {
+        const component *c = &g->sorted[k];
+        size_t len;
+        if (read_id_at(g, c->off, &len, err) < 0)
+            return CPS_ERR;
+        fg_hex(c->id, hex);
+        int rc = fn(arg, (const char *)g->scratch, len, c->time, hex, true, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+void fg_entity_id(fg *g, uint64_t k, char out[33])
+{
+    sort_entities(g);
+    fg_hex(g->sorted[k].id, out);
 }
 
 size_t fg_bytes(const fg *g)
@@ -544,7 +574,8 @@ size_t fg_bytes(const fg *g)
            g->rec_cap * sizeof *g->rec + g->nslots * sizeof *g->slots +
            (g->sets ? uf_bytes(g->sets) : 0) +
            (g->comp_of ? (size_t)g->nid * sizeof *g->comp_of : 0) +
-           (size_t)g->ncomps * sizeof *g->comps + g->lone_cap + g->scratch_cap;
+           (size_t)g->ncomps * sizeof *g->comps + g->lone_cap * sizeof *g->lone +
+           (g->sorted ? (size_t)fg_entity_count(g) * sizeof *g->sorted : 0) + g->scratch_cap;
 }
 
 uint64_t fg_spill_bytes(const fg *g)

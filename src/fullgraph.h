@@ -11,7 +11,10 @@
  *                 (md5 of that event's id); events without identifiers are
  *                 their own entities;
  *   fg_each_event() then streams the events back with their entity ids, in
- *                 the order they were added, for writing.
+ *                 the order they were added, for writing;
+ *   fg_each_entity() gives the entities in id order (so that PostgreSQL
+ *                 builds their primary keys from presorted rows), reading
+ *                 each one's earliest event back from the file.
  * The results equal stitchcore's for the same events without known
  * entities (tests/unit/test_fullgraph.c checks it on random graphs).
  *
@@ -57,8 +60,10 @@ typedef int (*fg_event_fn)(void *arg, const char *id, size_t len, int64_t time,
                            const char entity[33], bool earliest, cps_error *err);
 int fg_each_event(fg *g, fg_event_fn fn, void *arg, cps_error *err);
 
-/* Every entity id (16 bytes of md5 each) in ascending order; the caller frees. */
-uint8_t *fg_sorted_entity_ids(const fg *g, size_t *n);
+/* Every entity in id order, with its earliest event (earliest is always true). */
+int fg_each_entity(fg *g, fg_event_fn fn, void *arg, cps_error *err);
+/* The id of the k-th entity in id order (0 .. fg_entity_count - 1). */
+void fg_entity_id(fg *g, uint64_t k, char out[33]);
 void fg_hex(const uint8_t id[16], char out[33]);
 
 /* Bytes held in memory, and written to the spill file. */

@@ -1026,14 +1026,12 @@ static int fill_matching(db_copy *c, const stitcher *s, fg *g, cps_error *err)
     return fg_each_event(g, matching_event, c, err);
 }
 
-/* The entities, as their earliest events come by in the file. */
+/* The entities in id order: the primary key is built from presorted rows. */
 static int entity_event(void *arg, const char *id, size_t len, int64_t time, const char entity[33],
                         bool earliest, cps_error *err)
 {
     db_copy *c = arg;
-    (void)err;
-    if (!earliest)
-        return 0;
+    (void)earliest, (void)err;
     copyin_str(c, entity);
     copyin_time(c, time);
     copyin_field(c, id, len);
@@ -1044,7 +1042,7 @@ static int entity_event(void *arg, const char *id, size_t len, int64_t time, con
 static int fill_entities(db_copy *c, const stitcher *s, fg *g, cps_error *err)
 {
     (void)s;
-    return fg_each_event(g, entity_event, c, err);
+    return fg_each_entity(g, entity_event, c, err);
 }
 
 static int fill_identifiers(db_copy *c, const stitcher *s, fg *g, cps_error *err)
@@ -1110,7 +1108,7 @@ static int entities_table_empty(stitcher *s, int *empty, cps_error *err)
 
 /* An empty customer_entities gets every entity by COPY, in id order (its
  * primary key grows at the right edge; the other indexes are rebuilt). */
-static int copy_customer_entities(stitcher *s, const fg *g, cps_error *err)
+static int copy_customer_entities(stitcher *s, fg *g, cps_error *err)
 {
     char *now = NULL;
     db_indexes *ix = NULL;
@@ -1122,16 +1120,15 @@ static int copy_customer_entities(stitcher *s, const fg *g, cps_error *err)
         free(now);
         return rc;
     }
-    size_t n;
-    uint8_t *ids = fg_sorted_entity_ids(g, &n);
+    uint64_t n = fg_entity_count(g);
     char *sql = db_sql(s->d, "COPY {attr}.customer_entities (id, created, modified, calculated) "
                              "FROM STDIN");
     db_copy *c = db_copy_in_begin(s->d, sql, err);
     free(sql);
     if (c) {
-        for (size_t k = 0; k < n; k++) {
+        for (uint64_t k = 0; k < n; k++) {
             char id[33];
-            fg_hex(ids + 16 * k, id);
+            fg_entity_id(g, k, id);
             copyin_str(c, id);
             copyin_str(c, now);
             copyin_str(c, now);
@@ -1141,7 +1138,6 @@ static int copy_customer_entities(stitcher *s, const fg *g, cps_error *err)
         rc = db_copy_in_end(c, NULL, err);
     } else
         rc = CPS_ERR;
-    free(ids);
     if (rc == 0)
         rc = db_indexes_restore(s->d, ix, err);
     else

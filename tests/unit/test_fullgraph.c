@@ -137,15 +137,22 @@ static void same_as_stitchcore(void **state)
             assert_true(found);
         }
         qsort(oids, sc_entity_count(o), sizeof *oids, compare_hex);
-        size_t n;
-        uint8_t *ids = fg_sorted_entity_ids(g, &n);
-        assert_int_equal(n, sc_entity_count(o));
-        for (size_t k = 0; k < n; k++) {
+        /* in id order, each with stitchcore's earliest event */
+        seen ents = {0};
+        assert_int_equal(fg_each_entity(g, collect, &ents, &err), 0);
+        assert_int_equal(ents.n, sc_entity_count(o));
+        for (size_t k = 0; k < ents.n; k++) {
             char hex[33];
-            fg_hex(ids + 16 * k, hex);
+            fg_entity_id(g, k, hex);
             assert_string_equal(hex, oids[k]);
+            assert_string_equal(ents.entity[k], oids[k]);
+            for (size_t e = 0; e < s.n; e++)
+                if (s.earliest[e] && strcmp(s.entity[e], oids[k]) == 0) {
+                    assert_string_equal(ents.id[k], s.id[e]);
+                    assert_int_equal(ents.time[k], s.time[e]);
+                }
         }
-        free(ids);
+        seen_free(&ents);
         free(oids);
         seen_free(&s);
         fg_free(g);
@@ -185,6 +192,13 @@ static void tie_with_huge_ids(void **state)
     assert_string_equal(s.entity[2], want);
     assert_true(s.earliest[2]);
     assert_true(fg_spill_bytes(g) > 2 * big);
+    seen ents = {0};
+    assert_int_equal(fg_each_entity(g, collect, &ents, &err), 0);
+    assert_int_equal(ents.n, 2);
+    for (size_t k = 0; k < 2; k++)
+        if (strcmp(ents.id[k], "alone") != 0)
+            assert_memory_equal(ents.id[k], b, big);
+    seen_free(&ents);
     seen_free(&s);
     fg_free(g);
     free(a);
