@@ -1,7 +1,8 @@
 # Fault injection (SPEC §1.3): SIGKILL of cps and pg_terminate_backend at
 # random moments of stitching and attribute calculation, PostgreSQL restarted
-# (fast and immediate) in the middle of a run, a statement timeout, and a
-# disk-full error in the middle of a COPY. After a clean rerun the state
+# (fast and immediate) in the middle of a run, a statement timeout, a
+# disk-full error in the middle of a COPY, and a spill directory that cannot
+# be written. After a clean rerun the state
 # equals that of a run that was never disturbed.
 source "$(dirname "$0")/lib.sh"
 EVENTS=${EVENTS:-6000}
@@ -127,4 +128,19 @@ expect_status 1 cps run
 sql "TRUNCATE public.fault"
 finish
 assert_eq "$second" "$(state)" "after a disk-full failure in an incremental run"
+
+# Stitching from scratch spills the events to a file in $TMPDIR: a TMPDIR
+# that cannot take it fails the run, naming it, with nothing applied; a good
+# one is empty again after the run (the file is unlinked from the start).
+newdb spill
+load
+TMPDIR=/nonexistent/cps-spill expect_status 1 cps run
+assert_contains "$OUT" "/nonexistent/cps-spill"
+assert_contains "$OUT" "TMPDIR"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.matching")" "matching after the failed run"
+mkdir "$TEST_TMP/spill"
+TMPDIR="$TEST_TMP/spill" expect_status 0 cps run
+assert_contains "$OUT" "spilled to a temporary file"
+assert_eq "$first" "$(state)" "after a spill file that could not be created"
+assert_eq "" "$(ls -A "$TEST_TMP/spill")" "the spill directory after the run"
 pass
