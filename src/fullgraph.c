@@ -6,7 +6,8 @@
  * most 3/4 full and 5 bytes of union-find while events arrive; afterwards
  * the slots and the union-find give way to a component number per
  * identifier and 32 bytes per component (earliest event's time, its offset
- * in the file, the entity id).
+ * in the file, the entity id). (idtab's 16-byte entries and NULs would add
+ * about 10 bytes per identifier to the 84 measured at 10M events.)
  *
  * Spill record: varint id length, id bytes, time (8 bytes), first
  * identifier (4 bytes, NONE without identifiers), in native byte order: the
