@@ -1311,6 +1311,7 @@ static int from_scratch(stitcher *s, cps_error *err)
         json_t *st = run_step_stats(s->ctx, "stitch");
         json_object_set_new(st, "from_scratch", json_true());
         json_object_set_new(st, "graph_bytes", json_integer((json_int_t)graph_bytes));
+        json_object_set_new(st, "spill_bytes", json_integer((json_int_t)fg_spill_bytes(p.g)));
         if (idtab_count(p.held_back))
             log_warn(STEP, "%u events of event types with a broken expression stay queued",
                      idtab_count(p.held_back));

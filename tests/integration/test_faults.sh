@@ -141,6 +141,8 @@ assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.matching")" "matching after the 
 mkdir "$TEST_TMP/spill"
 TMPDIR="$TEST_TMP/spill" expect_status 0 cps run
 assert_contains "$OUT" "spilled to a temporary file"
+spill=$(sql "SELECT stats#>>'{steps,stitch,spill_bytes}' FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")
+[[ $spill -gt $((EVENTS * 13)) ]] || fail "the run records its spill file's size: [$spill]"
 assert_eq "$first" "$(state)" "after a spill file that could not be created"
 assert_eq "" "$(ls -A "$TEST_TMP/spill")" "the spill directory after the run"
 pass
