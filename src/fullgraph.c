@@ -80,8 +80,10 @@ struct fg {
     uint32_t ncomps;
     component *lone; /* events without identifiers: entities of their own */
     size_t nlone, lone_cap;
-    component *sorted; /* every entity in id order, once asked for */
-    uint8_t *scratch;  /* an earlier event's id, read back for a tie */
+    component *sorted;     /* every entity in id order, once asked for */
+    const uint8_t **first; /* their earliest events' ids (varint length, bytes) */
+    arena *first_ids;
+    uint8_t *scratch; /* an earlier event's id, read back for a tie */
     size_t scratch_cap;
 };
 
@@ -310,6 +312,8 @@ void fg_free(fg *g)
     free(g->comps);
     free(g->lone);
     free(g->sorted);
+    free(g->first);
+    arena_free(g->first_ids);
     free(g->scratch);
     free(g);
 }
@@ -505,6 +509,8 @@ void fg_release_identifiers(fg *g)
 
 int fg_each_event(fg *g, fg_event_fn fn, void *arg, cps_error *err)
 {
+    if (!g->comps)
+        return cps_error_set(err, "fullgraph: the events are read back before the entities");
     reader r;
     reader_open(&r, g);
     record e;
@@ -532,7 +538,8 @@ static int compare_ids(const void *a, const void *b)
     return memcmp(((const component *)a)->id, ((const component *)b)->id, 16);
 }
 
-/* Every entity in id order (built once; the components are not needed after). */
+/* Every entity in id order, built once; the components and the identifiers'
+ * component numbers give way to it (their memory serves the next step). */
 static void sort_entities(fg *g)
 {
     if (g->sorted)
@@ -543,20 +550,79 @@ static void sort_entities(fg *g)
     if (g->nlone)
         memcpy(g->sorted + g->ncomps, g->lone, g->nlone * sizeof *g->lone);
     qsort(g->sorted, n, sizeof *g->sorted, compare_ids);
+    free(g->comps);
+    g->comps = NULL;
+    free(g->lone);
+    g->lone = NULL;
+    g->lone_cap = 0;
+    free(g->comp_of);
+    g->comp_of = NULL;
+}
+
+typedef struct place {
+    uint64_t off;
+    uint64_t k;
+} place;
+
+static int compare_places(const void *a, const void *b)
+{
+    uint64_t x = ((const place *)a)->off, y = ((const place *)b)->off;
+    return x < y ? -1 : x > y;
+}
+
+/* The entities' earliest event ids, gathered in one sequential pass over the
+ * file: a read at each entity's offset would cost a disk seek apiece once the
+ * file has left the page cache. */
+static int load_first_ids(fg *g, cps_error *err)
+{
+    if (g->first)
+        return 0;
+    sort_entities(g);
+    size_t n = (size_t)fg_entity_count(g);
+    place *at = xmalloc((n + 1) * sizeof *at);
+    for (size_t k = 0; k < n; k++)
+        at[k] = (place){g->sorted[k].off, k};
+    qsort(at, n, sizeof *at, compare_places);
+    g->first = xcalloc(n + 1, sizeof *g->first);
+    g->first_ids = arena_new();
+    reader r;
+    reader_open(&r, g);
+    record e;
+    size_t j = 0;
+    int rc = 0;
+    while (j < n && (rc = reader_next(&r, &e, g, err)) > 0) {
+        if (e.off != at[j].off)
+            continue;
+        uint8_t head[10];
+        size_t h = put_varint(head, e.len);
+        uint8_t *p = arena_alloc(g->first_ids, h + e.len);
+        memcpy(p, head, h);
+        memcpy(p + h, e.id, e.len);
+        g->first[at[j++].k] = p;
+    }
+    free(r.buf);
+    free(at);
+    if (rc < 0)
+        return CPS_ERR;
+    if (j < n) {
+        errno = EIO; /* an entity's first event is not where it was */
+        return io_error(g, "reading", err);
+    }
+    return 0;
 }
 
 int fg_each_entity(fg *g, fg_event_fn fn, void *arg, cps_error *err)
 {
-    sort_entities(g);
+    if (load_first_ids(g, err) < 0)
+        return CPS_ERR;
     size_t n = (size_t)fg_entity_count(g);
     char hex[33];
     for (size_t k = 0; k < n; k++) {
         const component *c = &g->sorted[k];
-        size_t len;
-        if (read_id_at(g, c->off, &len, err) < 0)
-            return CPS_ERR;
+        uint64_t len;
+        size_t h = get_varint(g->first[k], 10, &len);
         fg_hex(c->id, hex);
-        int rc = fn(arg, (const char *)g->scratch, len, c->time, hex, true, err);
+        int rc = fn(arg, (const char *)g->first[k] + h, (size_t)len, c->time, hex, true, err);
         if (rc != 0)
             return rc;
     }
@@ -575,8 +641,10 @@ size_t fg_bytes(const fg *g)
            g->rec_cap * sizeof *g->rec + g->nslots * sizeof *g->slots +
            (g->sets ? uf_bytes(g->sets) : 0) +
            (g->comp_of ? (size_t)g->nid * sizeof *g->comp_of : 0) +
-           (size_t)g->ncomps * sizeof *g->comps + g->lone_cap * sizeof *g->lone +
-           (g->sorted ? (size_t)fg_entity_count(g) * sizeof *g->sorted : 0) + g->scratch_cap;
+           (g->comps ? (size_t)g->ncomps * sizeof *g->comps : 0) + g->lone_cap * sizeof *g->lone +
+           (g->sorted ? (size_t)fg_entity_count(g) * sizeof *g->sorted : 0) +
+           (g->first ? (size_t)fg_entity_count(g) * sizeof *g->first : 0) +
+           (g->first_ids ? arena_bytes(g->first_ids) : 0) + g->scratch_cap;
 }
 
 uint64_t fg_spill_bytes(const fg *g)

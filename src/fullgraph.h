@@ -13,8 +13,9 @@
  *   fg_each_event() then streams the events back with their entity ids, in
  *                 the order they were added, for writing;
  *   fg_each_entity() gives the entities in id order (so that PostgreSQL
- *                 builds their primary keys from presorted rows), reading
- *                 each one's earliest event back from the file.
+ *                 builds their primary keys from presorted rows), with
+ *                 their earliest events gathered in one more sequential
+ *                 pass; from then on the events cannot be streamed again.
  * The results equal stitchcore's for the same events without known
  * entities (tests/unit/test_fullgraph.c checks it on random graphs).
  *
@@ -60,7 +61,8 @@ typedef int (*fg_event_fn)(void *arg, const char *id, size_t len, int64_t time,
                            const char entity[33], bool earliest, cps_error *err);
 int fg_each_event(fg *g, fg_event_fn fn, void *arg, cps_error *err);
 
-/* Every entity in id order, with its earliest event (earliest is always true). */
+/* Every entity in id order, with its earliest event (earliest is always true).
+ * Call after the last fg_each_event and fg_identifier: it frees what they use. */
 int fg_each_entity(fg *g, fg_event_fn fn, void *arg, cps_error *err);
 /* The id of the k-th entity in id order (0 .. fg_entity_count - 1). */
 void fg_entity_id(fg *g, uint64_t k, char out[33]);
