@@ -17,6 +17,7 @@
 
 #include "arena.h"
 #include "md5.h"
+#include "stitchcore.h"
 #include "uf.h"
 
 #include <errno.h>
@@ -410,9 +411,7 @@ static int earlier(fg *g, const record *e, const component *k, bool *yes, cps_er
     size_t len = 0;
     if (read_id_at(g, k->off, &len, err) < 0)
         return CPS_ERR;
-    size_t n = e->len < len ? e->len : len;
-    int c = memcmp(e->id, g->scratch, n);
-    *yes = c < 0 || (c == 0 && e->len < len);
+    *yes = sc_first_cmp(e->time, e->id, e->len, k->time, (const char *)g->scratch, len) < 0;
     return 0;
 }
 

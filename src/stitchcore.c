@@ -163,9 +163,7 @@ void sc_identifier_entity(sc_graph *g, uint32_t ident, const char *entity, int64
     uf_union(g->sets, g->id_node[ident], entity_node(g, entity, first_time, first_id));
 }
 
-/* Order of earliest events: by time (NULL last), then id bytes. */
-static int key_cmp(int64_t t1, const char *id1, size_t len1, int64_t t2, const char *id2,
-                   size_t len2)
+int sc_first_cmp(int64_t t1, const char *id1, size_t len1, int64_t t2, const char *id2, size_t len2)
 {
     if (t1 != t2)
         return t1 < t2 ? -1 : 1;
@@ -190,15 +188,15 @@ static uint32_t component_of(sc_graph *g, uint32_t *comp_of, size_t *cap, uint32
 
 static int event_cmp(const sc_graph *g, uint32_t a, uint32_t b)
 {
-    return key_cmp(g->ev_time[a], g->ev_id[a], g->ev_len[a], g->ev_time[b], g->ev_id[b],
-                   g->ev_len[b]);
+    return sc_first_cmp(g->ev_time[a], g->ev_id[a], g->ev_len[a], g->ev_time[b], g->ev_id[b],
+                        g->ev_len[b]);
 }
 
 static int entity_cmp(const sc_graph *g, uint32_t a, uint32_t b)
 {
     const known *x = &g->ent[a], *y = &g->ent[b];
-    return key_cmp(x->first_time, x->first_id, strlen(x->first_id), y->first_time, y->first_id,
-                   strlen(y->first_id));
+    return sc_first_cmp(x->first_time, x->first_id, strlen(x->first_id), y->first_time, y->first_id,
+                        strlen(y->first_id));
 }
 
 /* Choose each component's id and earliest event. */
@@ -219,8 +217,8 @@ static void name_component(sc_graph *g, component *k)
     k->first_id = s->first_id;
     /* A late event earlier than the entity's first becomes its first; the id stays. */
     if (m != IDTAB_NONE &&
-        (!*s->first_id || key_cmp(g->ev_time[m], g->ev_id[m], g->ev_len[m], s->first_time,
-                                  s->first_id, strlen(s->first_id)) < 0)) {
+        (!*s->first_id || sc_first_cmp(g->ev_time[m], g->ev_id[m], g->ev_len[m], s->first_time,
+                                       s->first_id, strlen(s->first_id)) < 0)) {
         k->first_time = g->ev_time[m];
         k->first_id = g->ev_id[m];
         k->first_changed = true;

@@ -42,6 +42,11 @@ uint32_t sc_add_identifier(sc_graph *g, uint32_t ev, uint32_t attr, const char *
 void sc_identifier_entity(sc_graph *g, uint32_t ident, const char *entity, int64_t first_time,
                           const char *first_id);
 
+/* The order of earliest events (and so of survivors): by time, PGTIME_NULL
+ * last, then by the ids' bytes; <0, 0 or >0. fullgraph orders by it too. */
+int sc_first_cmp(int64_t t1, const char *id1, size_t len1, int64_t t2, const char *id2,
+                 size_t len2);
+
 /* Compute components and entity ids. Call once, after every sc_add_*. */
 void sc_resolve(sc_graph *g);
 
