@@ -333,6 +333,11 @@ int fg_add_event(fg *g, const char *id, size_t len, int64_t time, cps_error *err
     return 0;
 }
 
+bool fg_is_current(const fg *g, const char *id, size_t len)
+{
+    return g->has_cur && g->cur_len == len && memcmp(g->cur_id, id, len) == 0;
+}
+
 static void grow_slots(fg *g)
 {
     size_t n = g->nslots * 2;

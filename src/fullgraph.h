@@ -39,6 +39,8 @@ void fg_free(fg *g);
 
 /* Start the next event (each event once, its identifiers right after it). */
 int fg_add_event(fg *g, const char *id, size_t len, int64_t time, cps_error *err);
+/* True if id is the current event's (its rows are still arriving). */
+bool fg_is_current(const fg *g, const char *id, size_t len);
 /* The current event carries identifier (attr, value); empty values are the caller's to skip. */
 void fg_add_identifier(fg *g, uint32_t attr, const char *value, size_t len);
 

@@ -923,8 +923,6 @@ typedef struct full_pass {
     stitcher *s;
     fg *g;
     idtab *held_back; /* events of broken groups: they go (back) to the queue */
-    char *last_id;    /* rows of one event arrive together */
-    size_t last_cap;
     char **queue_ids; /* queue rows seen, to consume */
     char **queue_xmins;
     size_t nqueue, queue_cap;
@@ -951,16 +949,14 @@ static int full_row(void *arg, char **f, size_t *len, int n, cps_error *err)
         idtab_intern(p->held_back, 0, f[0], len[0], NULL);
         return 0;
     }
-    bool again = p->last_id && strcmp(p->last_id, f[0]) == 0;
+    bool again = fg_is_current(p->g, f[0], len[0]); /* rows of one event arrive together */
     if (!again) {
         int64_t t;
         if (parse_time(f[1], len[1], &t, err) < 0 || fg_add_event(p->g, f[0], len[0], t, err) < 0)
             return CPS_ERR;
-        xgrow((void **)&p->last_id, &p->last_cap, len[0] + 1, 1);
-        memcpy(p->last_id, f[0], len[0] + 1);
-        uint64_t n = fg_event_count(p->g);
-        if ((n & 0xffff) == 0)
-            progress_set(s->prog, n);
+        uint64_t events = fg_event_count(p->g);
+        if ((events & 0xffff) == 0)
+            progress_set(s->prog, events);
     }
     if (f[4]) {
         size_t row = (size_t)atol(f[4]);
@@ -996,7 +992,6 @@ static int queue_row(void *arg, char **f, size_t *len, int n, cps_error *err)
 static void full_pass_free(full_pass *p)
 {
     fg_free(p->g);
-    free(p->last_id);
     idtab_free(p->held_back);
     for (size_t i = 0; i < p->nqueue; i++) {
         free(p->queue_ids[i]);

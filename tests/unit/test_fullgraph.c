@@ -177,6 +177,9 @@ static void tie_with_huge_ids(void **state)
     assert_int_equal(fg_add_event(g, b, big, 5, &err), 0);
     fg_add_identifier(g, 0, "same", 4);
     assert_int_equal(fg_add_event(g, "alone", 5, 1, &err), 0);
+    assert_true(fg_is_current(g, "alone", 5));
+    assert_false(fg_is_current(g, "alon", 4));
+    assert_false(fg_is_current(g, b, big));
     assert_int_equal(fg_resolve(g, &err), 0);
     assert_int_equal(fg_entity_count(g), 2);
     seen s = {0};
