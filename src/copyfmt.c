@@ -1,6 +1,10 @@
 /* copyfmt — encode and decode COPY text rows (see copyfmt.h). */
 #include "copyfmt.h"
 
+#include "pgtime.h"
+
+#include <string.h>
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -119,4 +123,65 @@ void copy_encode_field(strbuf *out, const char *s, size_t len)
         run = i + 1;
     }
     sb_appendn(out, s + run, len - run);
+}
+
+/* ---- binary format ------------------------------------------------------ */
+
+static void put_be(strbuf *out, uint64_t v, int bytes)
+{
+    char b[8];
+    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+        b[i] = (char)(v & 0xff);
+    sb_appendn(out, b, (size_t)bytes);
+}
+
+void copy_bin_header(strbuf *out)
+{
+    /* signature, flags (no OIDs), header extension length */
+    sb_appendn(out, "PGCOPY\n\377\r\n\0", 11);
+    put_be(out, 0, 4);
+    put_be(out, 0, 4);
+}
+
+size_t copy_bin_row(strbuf *out)
+{
+    size_t at = out->len;
+    put_be(out, 0, 2);
+    return at;
+}
+
+void copy_bin_row_end(strbuf *out, size_t row, int nfields)
+{
+    out->buf[row] = (char)((nfields >> 8) & 0xff);
+    out->buf[row + 1] = (char)(nfields & 0xff);
+}
+
+void copy_bin_field(strbuf *out, const char *s, size_t len)
+{
+    if (!s) {
+        put_be(out, UINT32_MAX, 4);
+        return;
+    }
+    put_be(out, (uint32_t)len, 4);
+    sb_appendn(out, s, len);
+}
+
+void copy_bin_int8(strbuf *out, int64_t v)
+{
+    put_be(out, 8, 4);
+    put_be(out, (uint64_t)v, 8);
+}
+
+void copy_bin_timestamp(strbuf *out, int64_t t)
+{
+    if (t == PGTIME_NULL) {
+        put_be(out, UINT32_MAX, 4);
+        return;
+    }
+    copy_bin_int8(out, t == PGTIME_INFINITY ? INT64_MAX : t);
+}
+
+void copy_bin_trailer(strbuf *out)
+{
+    put_be(out, UINT16_MAX, 2);
 }

@@ -10,8 +10,10 @@
 
 #include "copyfmt.h"
 #include "log.h"
+#include "pgtime.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -573,12 +575,14 @@ int db_copy_out(db *d, const char *sql, db_row_fn fn, void *ctx, int64_t *nrows,
 struct db_copy {
     db *d;
     strbuf buf;
+    bool binary;
     int nfields; /* fields written in the current row */
+    size_t row;  /* binary: where the current row's field count goes */
     int failed;
     char *error;
 };
 
-db_copy *db_copy_in_begin(db *d, const char *sql, cps_error *err)
+static db_copy *copy_in_begin(db *d, const char *sql, bool binary, cps_error *err)
 {
     PGresult *res = PQexec(d->conn, sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
@@ -589,8 +593,21 @@ db_copy *db_copy_in_begin(db *d, const char *sql, cps_error *err)
     PQclear(res);
     db_copy *c = xcalloc(1, sizeof *c);
     c->d = d;
+    c->binary = binary;
     sb_reserve(&c->buf, COPY_BUFFER_BYTES + 4096);
+    if (binary)
+        copy_bin_header(&c->buf);
     return c;
+}
+
+db_copy *db_copy_in_begin(db *d, const char *sql, cps_error *err)
+{
+    return copy_in_begin(d, sql, false, err);
+}
+
+db_copy *db_copy_in_begin_binary(db *d, const char *sql, cps_error *err)
+{
+    return copy_in_begin(d, sql, true, err);
 }
 
 static void flush(db_copy *c)
@@ -604,11 +621,23 @@ static void flush(db_copy *c)
     sb_reset(&c->buf);
 }
 
+/* Before a field: the separator (text) or the row's header (binary). */
+static void next_field(db_copy *c)
+{
+    if (c->nfields++ == 0) {
+        if (c->binary)
+            c->row = copy_bin_row(&c->buf);
+    } else if (!c->binary)
+        sb_appendc(&c->buf, '\t');
+}
+
 void copyin_field(db_copy *c, const char *s, size_t len)
 {
-    if (c->nfields++ > 0)
-        sb_appendc(&c->buf, '\t');
-    copy_encode_field(&c->buf, s, len);
+    next_field(c);
+    if (c->binary)
+        copy_bin_field(&c->buf, s, len);
+    else
+        copy_encode_field(&c->buf, s, len);
 }
 
 void copyin_str(db_copy *c, const char *s)
@@ -618,16 +647,34 @@ void copyin_str(db_copy *c, const char *s)
 
 void copyin_int(db_copy *c, int64_t v)
 {
+    next_field(c);
+    if (c->binary) {
+        copy_bin_int8(&c->buf, v);
+        return;
+    }
     char tmp[32];
     int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
-    if (c->nfields++ > 0)
-        sb_appendc(&c->buf, '\t');
     sb_appendn(&c->buf, tmp, (size_t)n);
+}
+
+void copyin_timestamp(db_copy *c, int64_t t)
+{
+    next_field(c);
+    char text[40];
+    if (c->binary)
+        copy_bin_timestamp(&c->buf, t);
+    else if (pgtime_format(t, text) == 0)
+        copy_encode_field(&c->buf, text, strlen(text));
+    else
+        copy_encode_field(&c->buf, NULL, 0);
 }
 
 void copyin_end_row(db_copy *c)
 {
-    sb_appendc(&c->buf, '\n');
+    if (c->binary)
+        copy_bin_row_end(&c->buf, c->row, c->nfields);
+    else
+        sb_appendc(&c->buf, '\n');
     c->nfields = 0;
     if (c->buf.len >= COPY_BUFFER_BYTES)
         flush(c);
@@ -635,6 +682,8 @@ void copyin_end_row(db_copy *c)
 
 int db_copy_in_end(db_copy *c, int64_t *nrows, cps_error *err)
 {
+    if (c->binary)
+        copy_bin_trailer(&c->buf);
     flush(c);
     db *d = c->d;
     int rc = 0;

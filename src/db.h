@@ -78,12 +78,17 @@ int db_rollback_to_savepoint(db *d, cps_error *err);
 typedef int (*db_row_fn)(void *ctx, char **fields, size_t *lens, int nfields, cps_error *err);
 int db_copy_out(db *d, const char *sql, db_row_fn fn, void *ctx, int64_t *nrows, cps_error *err);
 
-/* COPY ... FROM STDIN through a large buffer. */
+/* COPY ... FROM STDIN through a large buffer. The _binary variant is for a
+ * statement WITH (FORMAT binary): fields then go as they are (copyfmt.h), so
+ * each must match its column's type exactly: copyin_field and copyin_str
+ * for text, copyin_int for bigint, copyin_timestamp for timestamp(tz). */
 typedef struct db_copy db_copy;
 db_copy *db_copy_in_begin(db *d, const char *sql, cps_error *err);
+db_copy *db_copy_in_begin_binary(db *d, const char *sql, cps_error *err);
 void copyin_field(db_copy *c, const char *s, size_t len); /* s NULL = SQL NULL */
 void copyin_str(db_copy *c, const char *s);               /* s NULL = SQL NULL */
 void copyin_int(db_copy *c, int64_t v);
+void copyin_timestamp(db_copy *c, int64_t t); /* pgtime microseconds; PGTIME_NULL = NULL */
 void copyin_end_row(db_copy *c);
 int db_copy_in_end(db_copy *c, int64_t *nrows, cps_error *err);
 void db_copy_in_abort(db_copy *c);

@@ -336,12 +336,6 @@ static int copy_rows(db *d, const char *table, cps_error *err, db_copy **out)
     return *out ? 0 : CPS_ERR;
 }
 
-static void copyin_time(db_copy *c, int64_t t)
-{
-    char buf[40];
-    copyin_str(c, pgtime_format(t, buf) == 0 ? buf : NULL);
-}
-
 static int exec_all(db *d, cps_error *err, const char *const *statements, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -420,7 +414,7 @@ static int stage_results(stitcher *s, sc_graph *g, char *const *known, cps_error
         sc_entity_info e;
         sc_entity(g, k, &e);
         copyin_str(c, e.id);
-        copyin_time(c, e.first_time);
+        copyin_timestamp(c, e.first_time);
         copyin_str(c, e.first_id);
         copyin_str(c, e.is_new ? "t" : "f");
         copyin_str(c, e.first_changed ? "t" : "f");
@@ -1028,7 +1022,7 @@ static int entity_event(void *arg, const char *id, size_t len, int64_t time, con
     db_copy *c = arg;
     (void)earliest, (void)err;
     copyin_str(c, entity);
-    copyin_time(c, time);
+    copyin_timestamp(c, time);
     copyin_field(c, id, len);
     copyin_end_row(c);
     return 0;
@@ -1061,17 +1055,18 @@ static int fill_identifiers(db_copy *c, const stitcher *s, fg *g, cps_error *err
  * without its indexes (rebuilt after the load: random keys such as entity
  * ids make row-by-row index maintenance the dominant cost of a full pass).
  * The rows go in frozen and their pages all-visible: nobody has to come back
- * later to set hint bits or freeze them, i.e. to write the tables again. */
+ * later to set hint bits or freeze them, i.e. to write the tables again.
+ * They travel in the binary format: the server parses no text. */
 static int copy_all(stitcher *s, fg *g, const char *table, const char *columns, table_filler fill,
                     cps_error *err)
 {
     double t0 = now_seconds();
     db_indexes *ix = NULL;
     int rc = db_indexes_drop(s->d, table, &ix, err);
-    char *tmpl = xasprintf("COPY %s (%s) FROM STDIN WITH (FREEZE)", table, columns);
+    char *tmpl = xasprintf("COPY %s (%s) FROM STDIN WITH (FREEZE, FORMAT binary)", table, columns);
     char *sql = db_sql(s->d, tmpl);
     free(tmpl);
-    db_copy *c = rc == 0 ? db_copy_in_begin(s->d, sql, err) : NULL;
+    db_copy *c = rc == 0 ? db_copy_in_begin_binary(s->d, sql, err) : NULL;
     free(sql);
     if (rc == 0 && !c)
         rc = CPS_ERR;
@@ -1107,39 +1102,45 @@ static int entities_table_empty(stitcher *s, int *empty, cps_error *err)
  * primary key grows at the right edge; the other indexes are rebuilt). */
 static int copy_customer_entities(stitcher *s, fg *g, cps_error *err)
 {
-    char *now = NULL;
+    double t0 = now_seconds();
+    char *text = NULL;
+    int64_t now = 0;
     db_indexes *ix = NULL;
-    int rc = db_query_value(s->d, err, &now, NULL, "SELECT now()", 0, NULL);
+    int rc = db_query_value(s->d, err, &text, NULL, "SELECT now()", 0, NULL);
+    if (rc == 0 && pgtime_parse(text, strlen(text), &now) != 0)
+        rc = cps_error_set(err, "unexpected now() text \"%s\" from the database", text);
+    free(text);
     if (rc == 0)
         rc = db_indexes_drop_secondary(s->d, "{attr}.customer_entities", &ix, err);
     if (rc < 0) {
         db_indexes_free(ix);
-        free(now);
         return rc;
     }
     uint64_t n = fg_entity_count(g);
     char *sql = db_sql(s->d, "COPY {attr}.customer_entities (id, created, modified, calculated) "
-                             "FROM STDIN");
-    db_copy *c = db_copy_in_begin(s->d, sql, err);
+                             "FROM STDIN WITH (FORMAT binary)");
+    db_copy *c = db_copy_in_begin_binary(s->d, sql, err);
     free(sql);
     if (c) {
         for (uint64_t k = 0; k < n; k++) {
             char id[33];
             fg_entity_id(g, k, id);
             copyin_str(c, id);
-            copyin_str(c, now);
-            copyin_str(c, now);
-            copyin_str(c, NULL);
+            copyin_timestamp(c, now);
+            copyin_timestamp(c, now);
+            copyin_timestamp(c, PGTIME_NULL);
             copyin_end_row(c);
         }
         rc = db_copy_in_end(c, NULL, err);
     } else
         rc = CPS_ERR;
+    double t1 = now_seconds();
     if (rc == 0)
         rc = db_indexes_restore(s->d, ix, err);
     else
         db_indexes_free(ix);
-    free(now);
+    log_debug(STEP, "{attr}.customer_entities: %llu rows copied in %.3f s, indexes built in %.3f s",
+              (unsigned long long)n, t1 - t0, now_seconds() - t1);
     return rc;
 }
 

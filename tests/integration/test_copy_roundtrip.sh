@@ -1,7 +1,9 @@
 # Nasty text survives COPY both ways: values read from PostgreSQL with COPY
 # (stitching identifiers, attribute values) come back exactly through COPY
 # into CPS's tables: tabs, newlines, carriage returns, backslashes, \N,
-# unicode, control and binary-looking bytes (everything but NUL).
+# unicode, control and binary-looking bytes (everything but NUL). Batches
+# write COPY's text format, the full pass its binary format: both give the
+# same rows, timestamps at their extremes included.
 source "$(dirname "$0")/lib.sh"
 newdb
 expect_status 0 cps init
@@ -41,4 +43,32 @@ assert_eq 0 "$(sql "SELECT count(*) FROM nasty n WHERE NOT EXISTS (
                         AND m.customer_event_id = 'e' || n.n || E'\t' || n.v)")" "list values exact"
 assert_eq 16 "$(sql "SELECT count(*) FROM cdp_attr.customer_attributes WHERE attribute_id = 'first'
                       AND value IN (SELECT v FROM nasty)")" "first values exact"
+
+# Times at the edges, written by a batch (text), then from scratch (binary);
+# every event is its own entity, so both give the same ids.
+sql <<'SQL'
+INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload) VALUES
+  ('t-inf', 'ev', 'infinity', '{"v": "t1"}'), ('t-ninf', 'ev', '-infinity', '{"v": "t2"}'),
+  ('t-bc', 'ev', '0044-03-15 12:00:00.000001 BC', '{"v": "t3"}'),
+  ('t-null', 'ev', NULL, '{"v": "t4"}'), ('t-us', 'ev', '2024-02-29 23:59:59.999999', '{"v": "t5"}'),
+  (E'tab\tnew\nline\\', 'ev', '1999-12-31 23:59:59.5', '{"v": "y"}');
+SQL
+expect_status 0 cps stitch
+state() {
+  echo "$(table_digest cdp_ps.matching) $(table_digest cdp_ps.identifiers)" \
+       "$(table_digest "(SELECT id, first_event_time, first_event_id FROM cdp_ps.entities)")" \
+       "$(table_digest "(SELECT id FROM cdp_attr.customer_entities)")"
+}
+by_batches=$(state)
+assert_eq "0044-03-15 12:00:00.000001 BC|infinity|-infinity||2024-02-29 23:59:59.999999" \
+  "$(sql "SELECT string_agg(coalesce(first_event_time::text, ''), '|' ORDER BY first_event_id)
+            FROM cdp_ps.entities WHERE first_event_id LIKE 't-%'")" "edge times kept"
+sql "TRUNCATE cdp_attr.customer_entities CASCADE; TRUNCATE cdp_ps.matching;
+     DROP TABLE cdp_ps.customer_events_to_process" >/dev/null
+expect_status 0 cps stitch
+assert_contains "$OUT" "stitching every event from scratch"
+assert_eq "$by_batches" "$(state)" "from scratch (binary COPY) = batches (text COPY)"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_attr.customer_entities
+                     WHERE created IS DISTINCT FROM modified OR created > now()
+                        OR created < now() - interval '1 hour'")" "created and modified: the run's time"
 pass

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "copyfmt.h"
+#include "pgtime.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -89,13 +90,50 @@ static void round_trip(void **state)
     sb_free(&row);
 }
 
+/* The binary format, byte for byte (PostgreSQL's COPY documentation). */
+static void binary_format(void **state)
+{
+    (void)state;
+    strbuf b = STRBUF_INIT;
+    copy_bin_header(&b);
+    assert_int_equal(b.len, 19);
+    assert_memory_equal(b.buf, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+    sb_reset(&b);
+
+    size_t row = copy_bin_row(&b);
+    copy_bin_field(&b, "a\tb", 3);
+    copy_bin_field(&b, NULL, 0);
+    copy_bin_timestamp(&b, 1);
+    copy_bin_timestamp(&b, PGTIME_NULL);
+    copy_bin_timestamp(&b, PGTIME_INFINITY);
+    copy_bin_timestamp(&b, PGTIME_NINF);
+    copy_bin_int8(&b, -2);
+    copy_bin_row_end(&b, row, 7);
+    copy_bin_trailer(&b);
+    static const unsigned char want[] = {0,    7,                                 /* fields */
+                                         0,    0,    0,    3,    'a',  '\t', 'b', /* text */
+                                         0xff, 0xff, 0xff, 0xff,                  /* NULL */
+                                         0,    0,    0,    8,    0,    0,    0,
+                                         0,    0,    0,    0,    1, /* 2000-01-01 00:00:00.000001 */
+                                         0xff, 0xff, 0xff, 0xff,    /* NULL time */
+                                         0,    0,    0,    8,    0x7f, 0xff, 0xff,
+                                         0xff, 0xff, 0xff, 0xff, 0xff, /* infinity */
+                                         0,    0,    0,    8,    0x80, 0,    0,
+                                         0,    0,    0,    0,    0, /* -infinity */
+                                         0,    0,    0,    8,    0xff, 0xff, 0xff,
+                                         0xff, 0xff, 0xff, 0xff, 0xfe, /* -2 */
+                                         0xff, 0xff};                  /* trailer */
+    assert_int_equal(b.len, sizeof want);
+    assert_memory_equal(b.buf, want, sizeof want);
+    sb_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(simple_fields),
-        cmocka_unit_test(escapes),
-        cmocka_unit_test(too_many_fields),
-        cmocka_unit_test(round_trip),
+        cmocka_unit_test(simple_fields),   cmocka_unit_test(escapes),
+        cmocka_unit_test(too_many_fields), cmocka_unit_test(round_trip),
+        cmocka_unit_test(binary_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
