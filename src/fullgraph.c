@@ -5,9 +5,12 @@
  * length as varints, then the bytes), a pointer to it, 8-byte hash slots at
  * most 3/4 full and 5 bytes of union-find while events arrive; afterwards
  * the slots and the union-find give way to a component number per
- * identifier and 32 bytes per component (earliest event's time, its offset
- * in the file, the entity id). (idtab's 16-byte entries and NULs would add
- * about 10 bytes per identifier to the 84 measured at 10M events.)
+ * identifier (then its entity's rank by id) and 32 bytes per component
+ * (earliest event's time, its offset in the file, the entity id), plus the
+ * ranking (4 bytes per entity) and the identifiers' order for writing (4
+ * bytes per identifier, freed with their strings). (idtab's 16-byte entries
+ * and NULs would add about 10 bytes per identifier to the 84 measured at 10M
+ * events.)
  *
  * Spill record: varint id length, id bytes, time (8 bytes), first
  * identifier (4 bytes, NONE without identifiers), in native byte order: the
@@ -76,11 +79,13 @@ struct fg {
     size_t nslots;
     uf *sets;
     /* after fg_resolve */
-    uint32_t *comp_of;
+    uint32_t *comp_of; /* per identifier: its component, then its entity's rank */
     component *comps;
     uint32_t ncomps;
     component *lone; /* events without identifiers: entities of their own */
     size_t nlone, lone_cap;
+    uint32_t *by_id;       /* entity rank -> component (< ncomps) or ncomps + lone event */
+    uint32_t *ident_order; /* the identifiers grouped by entity, in rank order */
     component *sorted;     /* every entity in id order, once asked for */
     const uint8_t **first; /* their earliest events' ids (varint length, bytes) */
     arena *first_ids;
@@ -312,6 +317,8 @@ void fg_free(fg *g)
     free(g->comp_of);
     free(g->comps);
     free(g->lone);
+    free(g->by_id);
+    free(g->ident_order);
     free(g->sorted);
     free(g->first);
     arena_free(g->first_ids);
@@ -407,6 +414,53 @@ void fg_add_identifier(fg *g, uint32_t attr, const char *value, size_t len)
 
 /* ---- resolving --------------------------------------------------------- */
 
+static const component *entity_at(const fg *g, uint32_t x)
+{
+    return x < g->ncomps ? &g->comps[x] : &g->lone[x - g->ncomps];
+}
+
+static int compare_entities(const void *a, const void *b, void *arg)
+{
+    const fg *g = arg;
+    return memcmp(entity_at(g, *(const uint32_t *)a)->id, entity_at(g, *(const uint32_t *)b)->id,
+                  16);
+}
+
+/* Rank the entities by id, and group the identifiers by entity in that order:
+ * PostgreSQL then builds the identifiers' entity index from presorted rows
+ * (entity ids are hex, in the same order in every collation). Each
+ * identifier's component number becomes its entity's rank. */
+static void rank_entities(fg *g)
+{
+    size_t n = (size_t)fg_entity_count(g);
+    g->by_id = xmalloc((n + 1) * sizeof *g->by_id);
+    for (size_t k = 0; k < n; k++)
+        g->by_id[k] = (uint32_t)k;
+    qsort_r(g->by_id, n, sizeof *g->by_id, compare_entities, g);
+
+    uint32_t *count = xcalloc(n + 1, sizeof *count); /* first the rank of each component */
+    for (size_t k = 0; k < n; k++)
+        if (g->by_id[k] < g->ncomps)
+            count[g->by_id[k]] = (uint32_t)k;
+    for (uint32_t i = 0; i < g->nid; i++)
+        g->comp_of[i] = count[g->comp_of[i]];
+    memset(count, 0, (n + 1) * sizeof *count); /* then a counting sort by rank */
+    for (uint32_t i = 0; i < g->nid; i++)
+        count[g->comp_of[i] + 1]++;
+    for (size_t k = 0; k < n; k++)
+        count[k + 1] += count[k];
+    g->ident_order = xmalloc(((size_t)g->nid + 1) * sizeof *g->ident_order);
+    for (uint32_t i = 0; i < g->nid; i++)
+        g->ident_order[count[g->comp_of[i]]++] = i;
+    free(count);
+}
+
+/* The component of an identifier, once ranked. */
+static const component *component_of(const fg *g, uint32_t ident)
+{
+    return entity_at(g, g->by_id[g->comp_of[ident]]);
+}
+
 /* (time, id bytes) of a record against a component's earliest event so far. */
 static int earlier(fg *g, const record *e, const component *k, bool *yes, cps_error *err)
 {
@@ -465,7 +519,10 @@ int fg_resolve(fg *g, cps_error *err)
         }
     }
     free(r.buf);
-    return rc < 0 ? CPS_ERR : 0;
+    if (rc < 0)
+        return CPS_ERR;
+    rank_entities(g);
+    return 0;
 }
 
 /* ---- results ----------------------------------------------------------- */
@@ -498,8 +555,9 @@ uint64_t fg_entity_count(const fg *g)
 void fg_identifier(const fg *g, uint32_t i, uint32_t *attr, const char **value, size_t *len,
                    char entity[33])
 {
+    i = g->ident_order[i];
     *value = (const char *)decode_identifier(g->rec[i], attr, len);
-    fg_hex(g->comps[g->comp_of[i]].id, entity);
+    fg_hex(component_of(g, i)->id, entity);
 }
 
 void fg_release_identifiers(fg *g)
@@ -509,6 +567,8 @@ void fg_release_identifiers(fg *g)
     free(g->rec);
     g->rec = NULL;
     g->rec_cap = 0;
+    free(g->ident_order);
+    g->ident_order = NULL;
 }
 
 int fg_each_event(fg *g, fg_event_fn fn, void *arg, cps_error *err)
@@ -526,7 +586,7 @@ int fg_each_event(fg *g, fg_event_fn fn, void *arg, cps_error *err)
         if (e.ident == NONE)
             fg_hex(g->lone[lone++].id, hex);
         else {
-            const component *k = &g->comps[g->comp_of[e.ident]];
+            const component *k = component_of(g, e.ident);
             fg_hex(k->id, hex);
             earliest = k->off == e.off;
         }
@@ -537,23 +597,18 @@ int fg_each_event(fg *g, fg_event_fn fn, void *arg, cps_error *err)
     return rc;
 }
 
-static int compare_ids(const void *a, const void *b)
-{
-    return memcmp(((const component *)a)->id, ((const component *)b)->id, 16);
-}
-
 /* Every entity in id order, built once; the components and the identifiers'
- * component numbers give way to it (their memory serves the next step). */
+ * ranks give way to it (their memory serves the next step). */
 static void sort_entities(fg *g)
 {
     if (g->sorted)
         return;
     size_t n = (size_t)fg_entity_count(g);
     g->sorted = xmalloc((n + 1) * sizeof *g->sorted);
-    memcpy(g->sorted, g->comps, (size_t)g->ncomps * sizeof *g->comps);
-    if (g->nlone)
-        memcpy(g->sorted + g->ncomps, g->lone, g->nlone * sizeof *g->lone);
-    qsort(g->sorted, n, sizeof *g->sorted, compare_ids);
+    for (size_t k = 0; k < n; k++)
+        g->sorted[k] = *entity_at(g, g->by_id[k]);
+    free(g->by_id);
+    g->by_id = NULL;
     free(g->comps);
     g->comps = NULL;
     free(g->lone);
@@ -645,6 +700,8 @@ size_t fg_bytes(const fg *g)
            g->rec_cap * sizeof *g->rec + g->nslots * sizeof *g->slots +
            (g->sets ? uf_bytes(g->sets) : 0) +
            (g->comp_of ? (size_t)g->nid * sizeof *g->comp_of : 0) +
+           (g->by_id ? (size_t)fg_entity_count(g) * sizeof *g->by_id : 0) +
+           (g->ident_order ? (size_t)g->nid * sizeof *g->ident_order : 0) +
            (g->comps ? (size_t)g->ncomps * sizeof *g->comps : 0) + g->lone_cap * sizeof *g->lone +
            (g->sorted ? (size_t)fg_entity_count(g) * sizeof *g->sorted : 0) +
            (g->first ? (size_t)fg_entity_count(g) * sizeof *g->first : 0) +

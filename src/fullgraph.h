@@ -9,7 +9,7 @@
  *   fg_resolve()  one sequential pass over the file finds each component's
  *                 earliest event by (event_time, event id) and its entity id
  *                 (md5 of that event's id); events without identifiers are
- *                 their own entities;
+ *                 their own entities; the entities are ranked by id;
  *   fg_each_event() then streams the events back with their entity ids, in
  *                 the order they were added, for writing;
  *   fg_each_entity() gives the entities in id order (so that PostgreSQL
@@ -51,7 +51,9 @@ uint64_t fg_event_count(const fg *g);
 uint32_t fg_identifier_count(const fg *g);
 uint64_t fg_entity_count(const fg *g);
 
-/* Identifier i (0 .. count-1, in order of first appearance) and its entity id. */
+/* Identifier i (0 .. count-1) and its entity id. The identifiers come
+ * grouped by entity, the entities in id order: so PostgreSQL builds an index
+ * on their entity ids from presorted rows. */
 void fg_identifier(const fg *g, uint32_t i, uint32_t *attr, const char **value, size_t *len,
                    char entity[33]);
 /* Drop the identifiers' strings once they are written (fg_identifier no longer works). */
