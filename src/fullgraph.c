@@ -521,6 +521,11 @@ int fg_resolve(fg *g, cps_error *err)
     free(r.buf);
     if (rc < 0)
         return CPS_ERR;
+    if (fg_entity_count(g) >= UINT32_MAX) /* ranks are 32-bit, like identifiers */
+        return cps_error_set(err,
+                             "%llu entities are more than one full stitching pass can rank; "
+                             "stitch in batches instead (queue the events)",
+                             (unsigned long long)fg_entity_count(g));
     rank_entities(g);
     return 0;
 }
