@@ -920,6 +920,7 @@ typedef struct full_pass {
     char **queue_ids; /* queue rows seen, to consume */
     char **queue_xmins;
     size_t nqueue, queue_cap;
+    int64_t now; /* the write transaction's now(): customer_entities' created and modified */
 } full_pass;
 
 /* One identifier value of the current event in the full pass. */
@@ -995,8 +996,8 @@ static void full_pass_free(full_pass *p)
     free(p->queue_xmins);
 }
 
-/* Fills a whole-state table from the resolved graph, through COPY. */
-typedef int (*table_filler)(db_copy *c, const stitcher *s, fg *g, cps_error *err);
+/* Fills a table from the resolved graph, through COPY. */
+typedef int (*table_filler)(db_copy *c, const full_pass *p, cps_error *err);
 
 static int matching_event(void *arg, const char *id, size_t len, int64_t time,
                           const char entity[33], bool earliest, cps_error *err)
@@ -1009,10 +1010,9 @@ static int matching_event(void *arg, const char *id, size_t len, int64_t time,
     return 0;
 }
 
-static int fill_matching(db_copy *c, const stitcher *s, fg *g, cps_error *err)
+static int fill_matching(db_copy *c, const full_pass *p, cps_error *err)
 {
-    (void)s;
-    return fg_each_event(g, matching_event, c, err);
+    return fg_each_event(p->g, matching_event, c, err);
 }
 
 /* The entities in id order: the primary key is built from presorted rows. */
@@ -1028,22 +1028,21 @@ static int entity_event(void *arg, const char *id, size_t len, int64_t time, con
     return 0;
 }
 
-static int fill_entities(db_copy *c, const stitcher *s, fg *g, cps_error *err)
+static int fill_entities(db_copy *c, const full_pass *p, cps_error *err)
 {
-    (void)s;
-    return fg_each_entity(g, entity_event, c, err);
+    return fg_each_entity(p->g, entity_event, c, err);
 }
 
-static int fill_identifiers(db_copy *c, const stitcher *s, fg *g, cps_error *err)
+static int fill_identifiers(db_copy *c, const full_pass *p, cps_error *err)
 {
     (void)err;
-    for (uint32_t i = 0; i < fg_identifier_count(g); i++) {
+    for (uint32_t i = 0; i < fg_identifier_count(p->g); i++) {
         uint32_t attr;
         const char *v;
         size_t len;
         char entity[33];
-        fg_identifier(g, i, &attr, &v, &len, entity);
-        copyin_str(c, s->attrs[attr]);
+        fg_identifier(p->g, i, &attr, &v, &len, entity);
+        copyin_str(c, p->s->attrs[attr]);
         copyin_field(c, v, len);
         copyin_str(c, entity);
         copyin_end_row(c);
@@ -1051,28 +1050,33 @@ static int fill_identifiers(db_copy *c, const stitcher *s, fg *g, cps_error *err
     return 0;
 }
 
-/* COPY into a table truncated in this transaction through the filler,
- * without its indexes (rebuilt after the load: random keys such as entity
- * ids make row-by-row index maintenance the dominant cost of a full pass).
- * The rows go in frozen and their pages all-visible: nobody has to come back
- * later to set hint bits or freeze them, i.e. to write the tables again.
- * They travel in the binary format: the server parses no text. */
-static int copy_all(stitcher *s, fg *g, const char *table, const char *columns, table_filler fill,
-                    cps_error *err)
+/* COPY into an empty table through the filler, without its indexes
+ * (rebuilt after the load: random keys such as entity ids make row-by-row
+ * index maintenance the dominant cost of a full pass). A table truncated in
+ * this transaction loses every index and gets its rows frozen, its pages
+ * all-visible: nobody has to come back later to set hint bits or freeze
+ * them, i.e. to write the table again. Any other keeps its primary key and
+ * unique constraints, which foreign keys may depend on. The rows travel in
+ * the binary format: the server parses no text. */
+static int copy_all(full_pass *p, const char *table, const char *columns, bool truncated_here,
+                    table_filler fill, cps_error *err)
 {
+    db *d = p->s->d;
     double t0 = now_seconds();
     db_indexes *ix = NULL;
-    int rc = db_indexes_drop(s->d, table, &ix, err);
-    char *tmpl = xasprintf("COPY %s (%s) FROM STDIN WITH (FREEZE, FORMAT binary)", table, columns);
-    char *sql = db_sql(s->d, tmpl);
+    int rc = truncated_here ? db_indexes_drop(d, table, &ix, err)
+                            : db_indexes_drop_secondary(d, table, &ix, err);
+    char *tmpl = xasprintf("COPY %s (%s) FROM STDIN WITH (%sFORMAT binary)", table, columns,
+                           truncated_here ? "FREEZE, " : "");
+    char *sql = db_sql(d, tmpl);
     free(tmpl);
-    db_copy *c = rc == 0 ? db_copy_in_begin_binary(s->d, sql, err) : NULL;
+    db_copy *c = rc == 0 ? db_copy_in_begin_binary(d, sql, err) : NULL;
     free(sql);
     if (rc == 0 && !c)
         rc = CPS_ERR;
     int64_t rows = 0;
     if (rc == 0) {
-        rc = fill(c, s, g, err);
+        rc = fill(c, p, err);
         if (rc == 0)
             rc = db_copy_in_end(c, &rows, err);
         else
@@ -1080,7 +1084,7 @@ static int copy_all(stitcher *s, fg *g, const char *table, const char *columns, 
     }
     double t1 = now_seconds();
     if (rc == 0)
-        rc = db_indexes_restore(s->d, ix, err);
+        rc = db_indexes_restore(d, ix, err);
     else
         db_indexes_free(ix); /* the failed transaction rolls the drop back */
     log_debug(STEP, "%s: %lld rows copied in %.3f s, indexes built in %.3f s", table,
@@ -1098,49 +1102,34 @@ static int entities_table_empty(stitcher *s, int *empty, cps_error *err)
     return rc;
 }
 
-/* An empty customer_entities gets every entity by COPY, in id order (its
- * primary key grows at the right edge; the other indexes are rebuilt). */
-static int copy_customer_entities(stitcher *s, fg *g, cps_error *err)
+/* Every entity, in id order (customer_entities' primary key, kept, grows at
+ * its right edge), new as of the write transaction. */
+static int fill_customer_entities(db_copy *c, const full_pass *p, cps_error *err)
 {
-    double t0 = now_seconds();
+    (void)err;
+    for (uint64_t k = 0; k < fg_entity_count(p->g); k++) {
+        char id[33];
+        fg_entity_id(p->g, k, id);
+        copyin_str(c, id);
+        copyin_timestamp(c, p->now);
+        copyin_timestamp(c, p->now);
+        copyin_timestamp(c, PGTIME_NULL);
+        copyin_end_row(c);
+    }
+    return 0;
+}
+
+/* An empty customer_entities gets every entity by COPY. */
+static int copy_customer_entities(full_pass *p, cps_error *err)
+{
     char *text = NULL;
-    int64_t now = 0;
-    db_indexes *ix = NULL;
-    int rc = db_query_value(s->d, err, &text, NULL, "SELECT now()", 0, NULL);
-    if (rc == 0 && pgtime_parse(text, strlen(text), &now) != 0)
+    int rc = db_query_value(p->s->d, err, &text, NULL, "SELECT now()", 0, NULL);
+    if (rc == 0 && pgtime_parse(text, strlen(text), &p->now) != 0)
         rc = cps_error_set(err, "unexpected now() text \"%s\" from the database", text);
     free(text);
     if (rc == 0)
-        rc = db_indexes_drop_secondary(s->d, "{attr}.customer_entities", &ix, err);
-    if (rc < 0) {
-        db_indexes_free(ix);
-        return rc;
-    }
-    uint64_t n = fg_entity_count(g);
-    char *sql = db_sql(s->d, "COPY {attr}.customer_entities (id, created, modified, calculated) "
-                             "FROM STDIN WITH (FORMAT binary)");
-    db_copy *c = db_copy_in_begin_binary(s->d, sql, err);
-    free(sql);
-    if (c) {
-        for (uint64_t k = 0; k < n; k++) {
-            char id[33];
-            fg_entity_id(g, k, id);
-            copyin_str(c, id);
-            copyin_timestamp(c, now);
-            copyin_timestamp(c, now);
-            copyin_timestamp(c, PGTIME_NULL);
-            copyin_end_row(c);
-        }
-        rc = db_copy_in_end(c, NULL, err);
-    } else
-        rc = CPS_ERR;
-    double t1 = now_seconds();
-    if (rc == 0)
-        rc = db_indexes_restore(s->d, ix, err);
-    else
-        db_indexes_free(ix);
-    log_debug(STEP, "{attr}.customer_entities: %llu rows copied in %.3f s, indexes built in %.3f s",
-              (unsigned long long)n, t1 - t0, now_seconds() - t1);
+        rc = copy_all(p, "{attr}.customer_entities", "id, created, modified, calculated", false,
+                      fill_customer_entities, err);
     return rc;
 }
 
@@ -1154,14 +1143,14 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
     db_copy *c;
     /* identifiers first: their strings are the graph's largest part, freed next */
     if (exec_all(s->d, err, truncate, 1) < 0 ||
-        copy_all(s, g, "{ps}.identifiers", "attribute_id, value, customer_entity_id",
+        copy_all(p, "{ps}.identifiers", "attribute_id, value, customer_entity_id", true,
                  fill_identifiers, err) < 0)
         return CPS_ERR;
     s->identifiers_new += fg_identifier_count(g);
     fg_release_identifiers(g);
-    if (copy_all(s, g, "{ps}.matching", "customer_event_id, customer_entity_id", fill_matching,
+    if (copy_all(p, "{ps}.matching", "customer_event_id, customer_entity_id", true, fill_matching,
                  err) < 0 ||
-        copy_all(s, g, "{ps}.entities", "id, first_event_time, first_event_id", fill_entities,
+        copy_all(p, "{ps}.entities", "id, first_event_time, first_event_id", true, fill_entities,
                  err) < 0)
         return CPS_ERR;
     s->entities_new += (int64_t)fg_entity_count(g);
@@ -1188,7 +1177,7 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
     int empty = 0;
     int rc = entities_table_empty(s, &empty, err);
     if (rc == 0 && empty)
-        rc = copy_customer_entities(s, g, err);
+        rc = copy_customer_entities(p, err);
     if (rc < 0)
         return rc;
     static const char *const statements[] = {
