@@ -12,6 +12,8 @@
 #include "log.h"
 #include "pgtime.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -480,6 +482,30 @@ int db_begin_read(db *d, cps_error *err)
     return simple(d, err, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 }
 
+int db_export_snapshot(db *d, char **snapshot, cps_error *err)
+{
+    int found = 0;
+    int rc =
+        db_query_value(d, err, snapshot, &found, "SELECT pg_catalog.pg_export_snapshot()", 0, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+int db_begin_read_snapshot(db *d, const char *snapshot, cps_error *err)
+{
+    int rc = db_begin_read(d, err);
+    if (rc < 0)
+        return rc;
+    /* a utility statement takes no parameters; the id is the server's own, quoted */
+    char *lit = quote_literal(d->conn, snapshot);
+    char *sql = xasprintf("SET TRANSACTION SNAPSHOT %s", lit);
+    rc = simple(d, err, sql);
+    free(sql);
+    free(lit);
+    if (rc < 0)
+        db_rollback(d);
+    return rc;
+}
+
 int db_commit(db *d, cps_error *err)
 {
     return simple(d, err, "COMMIT");
@@ -523,6 +549,58 @@ static void abandon_copy_out(db *d)
         PQclear(res);
 }
 
+/* The end of a COPY OUT whose last row was read: its final status. */
+static int copy_out_finish(db *d, cps_error *err)
+{
+    PGresult *res = PQgetResult(d->conn);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : fail(d, res, err);
+    PQclear(res);
+    while ((res = PQgetResult(d->conn)) != NULL)
+        PQclear(res);
+    return rc;
+}
+
+/* A COPY OUT that failed on the server: its error. */
+static int copy_out_failed(db *d, cps_error *err)
+{
+    PGresult *res = PQgetResult(d->conn);
+    int rc = fail(d, res, err);
+    PQclear(res);
+    while ((res = PQgetResult(d->conn)) != NULL)
+        PQclear(res);
+    return rc;
+}
+
+/* One row of COPY text (its newline optional; row[len] is writable) to fn. */
+static int copy_out_row(char *row, size_t len, db_row_fn fn, void *ctx, cps_error *err)
+{
+    char *fields[COPY_MAX_FIELDS];
+    size_t lens[COPY_MAX_FIELDS];
+    int nf = copy_decode_row(row, len, fields, lens, COPY_MAX_FIELDS);
+    return nf < 0 ? cps_error_set(err, "COPY row with more than %d fields", COPY_MAX_FIELDS)
+                  : fn(ctx, fields, lens, nf, err);
+}
+
+/* The rows of a started COPY OUT, to its end. */
+static int copy_out_rows(db *d, db_row_fn fn, void *ctx, int64_t *count, cps_error *err)
+{
+    for (;;) {
+        char *buf = NULL;
+        int n = PQgetCopyData(d->conn, &buf, 0);
+        if (n == -1)
+            return copy_out_finish(d, err);
+        if (n == -2)
+            return copy_out_failed(d, err);
+        int rc = copy_out_row(buf, (size_t)n, fn, ctx, err);
+        PQfreemem(buf);
+        if (rc != 0) {
+            abandon_copy_out(d);
+            return rc;
+        }
+        ++*count;
+    }
+}
+
 int db_copy_out(db *d, const char *sql, db_row_fn fn, void *ctx, int64_t *nrows, cps_error *err)
 {
     if (nrows)
@@ -534,39 +612,194 @@ int db_copy_out(db *d, const char *sql, db_row_fn fn, void *ctx, int64_t *nrows,
         return rc;
     }
     PQclear(res);
-    char *fields[COPY_MAX_FIELDS];
-    size_t lens[COPY_MAX_FIELDS];
     int64_t count = 0;
+    int rc = copy_out_rows(d, fn, ctx, &count, err);
+    if (nrows)
+        *nrows = count;
+    return rc;
+}
+
+/* ---- two COPY OUTs at once ---------------------------------------------- */
+
+#define HOLD_BUFFER_BYTES (1u << 20)
+
+/* The second statement's rows that arrive before the first one ends. */
+typedef struct held_rows {
+    int fd; /* an unlinked temporary file, -1 until the first row */
+    strbuf buf;
+    uint64_t bytes; /* written to fd */
+    bool done;      /* the second COPY has ended */
+} held_rows;
+
+static int hold_flush(held_rows *h, cps_error *err)
+{
+    for (size_t off = 0; off < h->buf.len;) {
+        ssize_t n = write(h->fd, h->buf.buf + off, h->buf.len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return cps_error_set(err,
+                                 "cannot write the rows read ahead to a temporary file in %s: %s "
+                                 "(set TMPDIR to a directory with room)",
+                                 temp_dir(NULL), strerror(errno));
+        off += (size_t)n;
+    }
+    h->bytes += h->buf.len;
+    sb_reset(&h->buf);
+    return 0;
+}
+
+/* Take every row of the second COPY that has arrived, without waiting. */
+static int hold_available(db *d, held_rows *h, cps_error *err)
+{
+    if (h->done)
+        return 0;
+    if (!PQconsumeInput(d->conn)) {
+        h->done = true;
+        return copy_out_failed(d, err);
+    }
     for (;;) {
         char *buf = NULL;
-        int n = PQgetCopyData(d->conn, &buf, 0);
-        if (n == -1)
-            break;
-        if (n == -2) {
-            res = PQgetResult(d->conn);
-            int rc = fail(d, res, err);
-            PQclear(res);
-            while ((res = PQgetResult(d->conn)) != NULL)
-                PQclear(res);
-            return rc;
+        int n = PQgetCopyData(d->conn, &buf, 1);
+        if (n == 0)
+            return 0;
+        if (n < 0) {
+            h->done = true;
+            return n == -1 ? copy_out_finish(d, err) : copy_out_failed(d, err);
         }
-        int nf = copy_decode_row(buf, (size_t)n, fields, lens, COPY_MAX_FIELDS);
-        int rc = nf < 0 ? cps_error_set(err, "COPY row with more than %d fields", COPY_MAX_FIELDS)
-                        : fn(ctx, fields, lens, nf, err);
+        if (h->fd < 0 && (h->fd = temp_file(NULL, "the file of rows read ahead", err)) < 0) {
+            PQfreemem(buf);
+            return CPS_ERR;
+        }
+        sb_appendn(&h->buf, buf, (size_t)n);
         PQfreemem(buf);
-        if (rc != 0) {
-            abandon_copy_out(d);
-            return rc;
-        }
-        count++;
+        if (h->buf.len >= HOLD_BUFFER_BYTES && hold_flush(h, err) < 0)
+            return CPS_ERR;
     }
-    res = PQgetResult(d->conn);
+}
+
+/* The held rows, in order, to fn. */
+static int replay_held(held_rows *h, db_row_fn fn, void *ctx, int64_t *count, cps_error *err)
+{
+    if (h->fd < 0)
+        return 0;
+    if (hold_flush(h, err) < 0)
+        return CPS_ERR;
+    if (lseek(h->fd, 0, SEEK_SET) < 0)
+        return cps_error_set(err, "cannot reread the rows read ahead: %s", strerror(errno));
+    size_t cap = HOLD_BUFFER_BYTES, have = 0;
+    char *chunk = xmalloc(cap + 1);
+    uint64_t left = h->bytes;
     int rc = 0;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = fail(d, res, err);
+    while (rc == 0 && left > 0) {
+        if (have == cap) {
+            cap *= 2; /* a row longer than the buffer */
+            chunk = xrealloc(chunk, cap + 1);
+        }
+        ssize_t n = read(h->fd, chunk + have, cap - have < left ? cap - have : (size_t)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = cps_error_set(err, "cannot reread the rows read ahead: %s",
+                               n < 0 ? strerror(errno) : "the file is shorter than written");
+            break;
+        }
+        left -= (uint64_t)n;
+        have += (size_t)n;
+        size_t start = 0;
+        for (char *nl; rc == 0 && (nl = memchr(chunk + start, '\n', have - start));) {
+            size_t len = (size_t)(nl - (chunk + start));
+            rc = copy_out_row(chunk + start, len, fn, ctx, err);
+            start += len + 1;
+            ++*count;
+        }
+        memmove(chunk, chunk + start, have - start);
+        have -= start;
+    }
+    if (rc == 0 && have > 0)
+        rc = cps_error_set(err, "the rows read ahead end in the middle of a row");
+    free(chunk);
+    return rc;
+}
+
+/* Wait until one of the two sessions has something to read. */
+static int wait_readable(db *a, db *b, bool b_open, cps_error *err)
+{
+    struct pollfd fds[2] = {{.fd = PQsocket(a->conn), .events = POLLIN},
+                            {.fd = PQsocket(b->conn), .events = POLLIN}};
+    while (poll(fds, b_open ? 2 : 1, -1) < 0) {
+        if (errno != EINTR)
+            return cps_error_set(err, "waiting for the database: %s", strerror(errno));
+        if (db_interrupted())
+            break; /* the cancellation is on its way: the next read sees it */
+    }
+    return PQconsumeInput(a->conn) ? 0 : fail(a, NULL, err);
+}
+
+static int start_copy_out(db *d, const char *sql, cps_error *err)
+{
+    if (!PQsendQuery(d->conn, sql))
+        return fail(d, NULL, err);
+    PGresult *res = PQgetResult(d->conn);
+    int rc = PQresultStatus(res) == PGRES_COPY_OUT ? 0 : fail(d, res, err);
     PQclear(res);
-    while ((res = PQgetResult(d->conn)) != NULL)
-        PQclear(res);
+    if (rc < 0)
+        while ((res = PQgetResult(d->conn)) != NULL)
+            PQclear(res);
+    return rc;
+}
+
+int db_copy_out_pair(db *first, const char *sql1, db *second, const char *sql2, db_row_fn fn,
+                     void *ctx, int64_t *nrows, cps_error *err)
+{
+    if (nrows)
+        *nrows = 0;
+    int rc = start_copy_out(first, sql1, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = start_copy_out(second, sql2, err)) < 0) {
+        abandon_copy_out(first);
+        return rc;
+    }
+    held_rows h = {.fd = -1};
+    int64_t count = 0;
+    unsigned since_check = 0;
+    bool first_open = true;
+    while (rc == 0) {
+        char *buf = NULL;
+        int n = PQgetCopyData(first->conn, &buf, 1);
+        if (n < 0) {
+            first_open = false;
+            rc = n == -1 ? copy_out_finish(first, err) : copy_out_failed(first, err);
+            break;
+        }
+        if (n == 0) { /* nothing buffered: take the second's rows, then wait */
+            if ((rc = hold_available(second, &h, err)) == 0)
+                rc = wait_readable(first, second, !h.done, err);
+            continue;
+        }
+        rc = copy_out_row(buf, (size_t)n, fn, ctx, err);
+        PQfreemem(buf);
+        count++;
+        /* the second session must not stall on a full socket while the first's rows are used */
+        if (rc == 0 && ++since_check == 256) {
+            since_check = 0;
+            rc = hold_available(second, &h, err);
+        }
+    }
+    if (rc != 0 && first_open)
+        abandon_copy_out(first);
+    if (rc == 0)
+        rc = replay_held(&h, fn, ctx, &count, err);
+    if (rc == 0 && !h.done) {
+        h.done = true; /* however copy_out_rows ends, it ends the COPY */
+        rc = copy_out_rows(second, fn, ctx, &count, err);
+    }
+    if (!h.done)
+        abandon_copy_out(second);
+    if (h.fd >= 0)
+        close(h.fd);
+    sb_free(&h.buf);
     if (nrows)
         *nrows = count;
     return rc;

@@ -65,6 +65,11 @@ int64_t db_estimated_rows(db *d, const char *table_tmpl);
 /* Transactions. db_begin_read starts REPEATABLE READ READ ONLY (one snapshot). */
 int db_begin(db *d, cps_error *err);
 int db_begin_read(db *d, cps_error *err);
+/* In a read transaction: its snapshot's id (pg_export_snapshot), for other
+ * sessions to see exactly the same data while it stays open. */
+int db_export_snapshot(db *d, char **snapshot, cps_error *err);
+/* A read transaction that sees the exported snapshot. */
+int db_begin_read_snapshot(db *d, const char *snapshot, cps_error *err);
 int db_commit(db *d, cps_error *err);
 /* Roll back whatever is open; never fails loudly (used on error paths). */
 void db_rollback(db *d);
@@ -77,6 +82,12 @@ int db_rollback_to_savepoint(db *d, cps_error *err);
  * and is returned. *nrows (if given) receives the number of rows seen. */
 typedef int (*db_row_fn)(void *ctx, char **fields, size_t *lens, int nfields, cps_error *err);
 int db_copy_out(db *d, const char *sql, db_row_fn fn, void *ctx, int64_t *nrows, cps_error *err);
+/* Two COPY ... TO STDOUT at once, on two sessions: fn sees every row of sql1,
+ * then every row of sql2, as db_copy_out would one after the other. The
+ * second's rows that arrive while the first's are still being read wait in an
+ * unlinked temporary file in $TMPDIR. An error on either side ends both. */
+int db_copy_out_pair(db *first, const char *sql1, db *second, const char *sql2, db_row_fn fn,
+                     void *ctx, int64_t *nrows, cps_error *err);
 
 /* COPY ... FROM STDIN through a large buffer. The _binary variant is for a
  * statement WITH (FORMAT binary): fields then go as they are (copyfmt.h), so

@@ -273,25 +273,12 @@ static int read_id_at(fg *g, uint64_t off, size_t *len, cps_error *err)
 
 fg *fg_new(const char *dir, size_t expected_identifiers, cps_error *err)
 {
-    if (!dir || !*dir)
-        dir = getenv("TMPDIR");
-    if (!dir || !*dir)
-        dir = "/tmp";
-    char *path = xasprintf("%s/cps-stitch-XXXXXX", dir);
-    int fd = mkostemp(path, O_CLOEXEC);
-    if (fd < 0) {
-        cps_error_set(err,
-                      "cannot create the spill file of the full stitching pass in %s: %s "
-                      "(set TMPDIR to a writable directory)",
-                      dir, strerror(errno));
-        free(path);
+    int fd = temp_file(dir, "the spill file of the full stitching pass", err);
+    if (fd < 0)
         return NULL;
-    }
-    unlink(path); /* it disappears with the process, whatever happens */
-    free(path);
     fg *g = xcalloc(1, sizeof *g);
     g->fd = fd;
-    g->dir = xstrdup(dir);
+    g->dir = xstrdup(temp_dir(dir));
     g->wbuf = xmalloc(IO_BYTES);
     g->strings = arena_new();
     g->nslots = 1024;

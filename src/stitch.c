@@ -54,7 +54,9 @@ typedef struct stitcher {
     char **attrs; /* distinct attribute_id values */
     size_t nattrs;
     char *branches; /* the LATERAL body evaluating every expression */
-    char *full_sql; /* the full pass: scalar expressions as columns, the rest LATERAL */
+    /* the full pass: scalar expressions as columns, the rest LATERAL; a range
+     * of the events table's blocks goes between the two parts */
+    char *full_sql_head, *full_sql_tail;
     int nslots;     /* columns of scalar expressions in the full pass */
     int **slot_row; /* [group][slot] -> config row, or -1 */
     long batch_size;
@@ -159,11 +161,12 @@ static int plan_full_pass(stitcher *s, cps_error *err)
     }
     sql_expand_into(&sql, db_schemas(s->d),
                     " FROM (SELECT e.*, g.cps_g, g.cps_broken FROM {ce}.customer_events e "
-                    "LEFT JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id) "
-                    "AS customer_events LEFT JOIN LATERAL (");
+                    "LEFT JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id");
+    s->full_sql_head = sb_detach(&sql);
+    sb_append(&sql, ") AS customer_events LEFT JOIN LATERAL (");
     sb_append(&sql, srfs ? sb_str(&lateral) : "SELECT NULL::int AS c, NULL::text AS v WHERE false");
     sb_append(&sql, ") AS x ON x.v <> '') TO STDOUT");
-    s->full_sql = sb_detach(&sql);
+    s->full_sql_tail = sb_detach(&sql);
     sb_free(&lateral);
     free(used);
     return 0;
@@ -255,18 +258,40 @@ static void free_config(stitcher *s)
         free(s->attrs[i]);
     free(s->attrs);
     free(s->branches);
-    free(s->full_sql);
+    free(s->full_sql_head);
+    free(s->full_sql_tail);
     for (size_t g = 0; s->slot_row && g < s->ngroups; g++)
         free(s->slot_row[g]);
     free(s->slot_row);
+}
+
+/* The event types of the config (pg_temp.cps_grp) in session d: every query
+ * that evaluates expressions joins them. */
+static int load_groups(stitcher *s, db *d, cps_error *err)
+{
+    if (db_exec(d, err,
+                "CREATE TEMP TABLE IF NOT EXISTS cps_grp (cps_event_id text, cps_g int, "
+                "cps_broken bool); TRUNCATE cps_grp",
+                0, NULL) < 0)
+        return CPS_ERR;
+    db_copy *c = db_copy_in_begin(d, "COPY pg_temp.cps_grp FROM STDIN", err);
+    if (!c)
+        return CPS_ERR;
+    for (size_t g = 0; g < s->ngroups; g++) {
+        copyin_str(c, s->groups[g]);
+        copyin_int(c, (int64_t)g);
+        copyin_str(c, s->group_broken[g] ? "t" : "f");
+        copyin_end_row(c);
+    }
+    if (db_copy_in_end(c, NULL, err) < 0)
+        return CPS_ERR;
+    return db_exec(d, err, "ANALYZE pg_temp.cps_grp", 0, NULL) < 0 ? CPS_ERR : 0;
 }
 
 /* Session temp tables: the config for SQL, the batch, values and staging. */
 static int create_temp_tables(stitcher *s, cps_error *err)
 {
     static const char *ddl =
-        "CREATE TEMP TABLE IF NOT EXISTS cps_grp (cps_event_id text, cps_g int, "
-        "cps_broken bool);"
         "CREATE TEMP TABLE IF NOT EXISTS cps_cfg (n int, attribute_id text);"
         "CREATE TEMP TABLE IF NOT EXISTS cps_batch (cps_k int, cps_id text, cps_xmin text) "
         "ON COMMIT DELETE ROWS;"
@@ -286,21 +311,10 @@ static int create_temp_tables(stitcher *s, cps_error *err)
         "CREATE TEMP TABLE IF NOT EXISTS cps_w_done (id text, row_version text) "
         "ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS cps_w_queue (id text) ON COMMIT DELETE ROWS;"
-        "TRUNCATE cps_grp, cps_cfg";
-    if (db_exec(s->d, err, ddl, 0, NULL) < 0)
+        "TRUNCATE cps_cfg";
+    if (db_exec(s->d, err, ddl, 0, NULL) < 0 || load_groups(s, s->d, err) < 0)
         return CPS_ERR;
-    db_copy *c = db_copy_in_begin(s->d, "COPY pg_temp.cps_grp FROM STDIN", err);
-    if (!c)
-        return CPS_ERR;
-    for (size_t g = 0; g < s->ngroups; g++) {
-        copyin_str(c, s->groups[g]);
-        copyin_int(c, (int64_t)g);
-        copyin_str(c, s->group_broken[g] ? "t" : "f");
-        copyin_end_row(c);
-    }
-    if (db_copy_in_end(c, NULL, err) < 0)
-        return CPS_ERR;
-    c = db_copy_in_begin(s->d, "COPY pg_temp.cps_cfg FROM STDIN", err);
+    db_copy *c = db_copy_in_begin(s->d, "COPY pg_temp.cps_cfg FROM STDIN", err);
     if (!c)
         return CPS_ERR;
     for (size_t i = 0; i < s->nrows; i++) {
@@ -310,9 +324,7 @@ static int create_temp_tables(stitcher *s, cps_error *err)
     }
     if (db_copy_in_end(c, NULL, err) < 0)
         return CPS_ERR;
-    return db_exec(s->d, err, "ANALYZE pg_temp.cps_grp; ANALYZE pg_temp.cps_cfg", 0, NULL) < 0
-               ? CPS_ERR
-               : 0;
+    return db_exec(s->d, err, "ANALYZE pg_temp.cps_cfg", 0, NULL) < 0 ? CPS_ERR : 0;
 }
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -1229,6 +1241,109 @@ static int fall_back_to_batches(stitcher *s, cps_error *err)
     return rc;
 }
 
+/* A block range of the events table, or all of it (from = to = 0). */
+static char *full_pass_sql(const stitcher *s, int64_t from, int64_t to)
+{
+    strbuf sql = STRBUF_INIT;
+    sb_append(&sql, s->full_sql_head);
+    if (from > 0)
+        sb_appendf(&sql, " WHERE e.ctid >= '(%lld,0)'::tid", (long long)from);
+    if (to > 0)
+        sb_appendf(&sql, " %s e.ctid < '(%lld,0)'::tid", from > 0 ? "AND" : "WHERE", (long long)to);
+    sb_append(&sql, s->full_sql_tail);
+    return sb_detach(&sql);
+}
+
+/* The events table's size in blocks if it is a plain table, else 0. */
+static int64_t event_blocks(stitcher *s)
+{
+    char *table = db_sql(s->d, "{ce}.customer_events");
+    const char *params[] = {table};
+    char *v = NULL;
+    int found = 0;
+    cps_error ignored = {0};
+    int rc = db_query_value(s->d, &ignored, &v, &found,
+                            "SELECT pg_catalog.pg_relation_size(c.oid) / "
+                            "pg_catalog.current_setting('block_size')::int8 "
+                            "FROM pg_catalog.pg_class c "
+                            "WHERE c.oid = pg_catalog.to_regclass($1) AND c.relkind = 'r'",
+                            1, params);
+    int64_t blocks = rc == 0 && v ? atoll(v) : 0;
+    free(v);
+    free(table);
+    return blocks;
+}
+
+/*
+ * Reading every event is one backend evaluating the expressions, on one core,
+ * while cps uses part of another. A large table is therefore read by two
+ * sessions in the same snapshot, each evaluating one half of its blocks (TID
+ * range scans; the second half is open-ended, so rows in blocks added since
+ * the size was taken are read too); the second half's rows wait in a
+ * temporary file until the first half's are in, so the events reach the
+ * graph in the table's order either way. CPS_SPLIT_READ_BLOCKS sets the
+ * smallest table so read (8 kB blocks; tests lower it).
+ *
+ * The second session is prepared before the read transaction begins: its
+ * copy of the event types (a temp table) must be visible in the snapshot it
+ * imports.
+ */
+static db *second_reader(stitcher *s, int64_t *blocks)
+{
+    const char *env = getenv("CPS_SPLIT_READ_BLOCKS");
+    int64_t min_blocks = env && *env ? atoll(env) : 1024;
+    *blocks = event_blocks(s);
+    if (*blocks < 2 || *blocks < min_blocks)
+        return NULL;
+    db *d = NULL;
+    cps_error why = {0};
+    int rc = db_connect(&d, db_config(s->d), &why);
+    if (rc == 0)
+        rc = load_groups(s, d, &why);
+    if (rc < 0) {
+        log_warn(STEP, "reading every event on one session: the second failed (%s)", why.msg);
+        db_close(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* Every event's identifier rows into the graph; second (if any) is closed. */
+static int read_every_event(stitcher *s, full_pass *p, db *second, int64_t blocks, cps_error *err)
+{
+    char *snapshot = NULL;
+    if (second) {
+        cps_error why = {0};
+        if (db_export_snapshot(s->d, &snapshot, err) < 0) { /* the read transaction failed */
+            db_close(second);
+            return CPS_ERR;
+        }
+        if (db_begin_read_snapshot(second, snapshot, &why) < 0) {
+            log_warn(STEP, "reading every event on one session: the second failed (%s)", why.msg);
+            db_close(second);
+            second = NULL;
+        }
+        free(snapshot);
+    }
+    int rc;
+    if (second) {
+        int64_t mid = blocks / 2;
+        char *first_half = full_pass_sql(s, 0, mid), *second_half = full_pass_sql(s, mid, 0);
+        log_debug(STEP, "reading the events' blocks 0-%lld and %lld-%lld on two sessions",
+                  (long long)mid - 1, (long long)mid, (long long)blocks - 1);
+        rc = db_copy_out_pair(s->d, first_half, second, second_half, full_row, p, NULL, err);
+        free(first_half);
+        free(second_half);
+        db_rollback(second);
+        db_close(second);
+    } else {
+        char *all = full_pass_sql(s, 0, 0);
+        rc = db_copy_out(s->d, all, full_row, p, NULL, err);
+        free(all);
+    }
+    return rc;
+}
+
 static int from_scratch(stitcher *s, cps_error *err)
 {
     int64_t expected = db_estimated_rows(s->d, "{ce}.customer_events");
@@ -1241,6 +1356,8 @@ static int from_scratch(stitcher *s, cps_error *err)
     p.held_back = idtab_new(64);
     s->prog = progress_begin(STEP, "events read", (uint64_t)expected);
     double t0 = now_seconds();
+    int64_t blocks = 0;
+    db *second = second_reader(s, &blocks);
     int rc = db_begin_read(s->d, err);
     if (rc == 0) {
         char *sql = db_sql(s->d, "COPY (SELECT customer_event_id, xmin::text "
@@ -1249,7 +1366,9 @@ static int from_scratch(stitcher *s, cps_error *err)
         free(sql);
     }
     if (rc == 0)
-        rc = db_copy_out(s->d, s->full_sql, full_row, &p, NULL, err);
+        rc = read_every_event(s, &p, second, blocks, err);
+    else
+        db_close(second);
     db_rollback(s->d);
     progress_end(s->prog);
     s->prog = NULL;

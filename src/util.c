@@ -2,11 +2,14 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static void out_of_memory(size_t n)
 {
@@ -213,4 +216,25 @@ bool str_blank(const char *s)
         if (!isspace((unsigned char)*s))
             return false;
     return true;
+}
+
+const char *temp_dir(const char *dir)
+{
+    if (!dir || !*dir)
+        dir = getenv("TMPDIR");
+    return dir && *dir ? dir : "/tmp";
+}
+
+int temp_file(const char *dir, const char *what, cps_error *err)
+{
+    dir = temp_dir(dir);
+    char *path = xasprintf("%s/cps-XXXXXX", dir);
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0)
+        cps_error_set(err, "cannot create %s in %s: %s (set TMPDIR to a writable directory)", what,
+                      dir, strerror(errno));
+    else
+        unlink(path);
+    free(path);
+    return fd < 0 ? CPS_ERR : fd;
 }

@@ -81,5 +81,11 @@ double now_seconds(void);
 uint64_t peak_rss_bytes(void);
 /* True if s is NULL or has only whitespace. */
 bool str_blank(const char *s);
+/* The directory of temporary files: dir, else $TMPDIR, else /tmp. */
+const char *temp_dir(const char *dir);
+/* A new temporary file in temp_dir(dir), already
+ * unlinked so that it disappears with the process whatever happens. Returns
+ * its descriptor, or CPS_ERR with a message naming `what` and the directory. */
+int temp_file(const char *dir, const char *what, cps_error *err);
 
 #endif
