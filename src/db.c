@@ -797,8 +797,11 @@ int db_copy_out_pair(db *first, const char *sql1, db *second, const char *sql2, 
     }
     if (!h.done)
         abandon_copy_out(second);
-    if (h.fd >= 0)
+    if (h.fd >= 0) {
+        log_debug("DB", "%.0f MB of the second statement's rows were read ahead into a file",
+                  (double)h.bytes / 1e6);
         close(h.fd);
+    }
     sb_free(&h.buf);
     if (nrows)
         *nrows = count;
