@@ -1358,7 +1358,8 @@ static int from_scratch(stitcher *s, cps_error *err)
     double t0 = now_seconds();
     int64_t blocks = 0;
     db *second = second_reader(s, &blocks);
-    int rc = db_begin_read(s->d, err);
+    /* a signal while connecting had no statement to cancel */
+    int rc = db_interrupted() ? CPS_EINTR : db_begin_read(s->d, err);
     if (rc == 0) {
         char *sql = db_sql(s->d, "COPY (SELECT customer_event_id, xmin::text "
                                  "FROM {ps}.customer_events_to_process) TO STDOUT");
