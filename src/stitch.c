@@ -1314,9 +1314,10 @@ static int read_every_event(stitcher *s, full_pass *p, db *second, int64_t block
     char *snapshot = NULL;
     if (second) {
         cps_error why = {0};
-        if (db_export_snapshot(s->d, &snapshot, err) < 0) { /* the read transaction failed */
+        int rc = db_export_snapshot(s->d, &snapshot, err);
+        if (rc < 0) { /* the read transaction failed */
             db_close(second);
-            return CPS_ERR;
+            return rc;
         }
         if (db_begin_read_snapshot(second, snapshot, &why) < 0) {
             log_warn(STEP, "reading every event on one session: the second failed (%s)", why.msg);
