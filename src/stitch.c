@@ -932,7 +932,8 @@ typedef struct full_pass {
     char **queue_ids; /* queue rows seen, to consume */
     char **queue_xmins;
     size_t nqueue, queue_cap;
-    int64_t now; /* the write transaction's now(): customer_entities' created and modified */
+    int64_t now;  /* the write transaction's now(): customer_entities' created and modified */
+    int sessions; /* that read every event */
 } full_pass;
 
 /* One identifier value of the current event in the full pass. */
@@ -1311,6 +1312,7 @@ static db *second_reader(stitcher *s, int64_t *blocks)
 /* Every event's identifier rows into the graph; second (if any) is closed. */
 static int read_every_event(stitcher *s, full_pass *p, db *second, int64_t blocks, cps_error *err)
 {
+    p->sessions = 1;
     char *snapshot = NULL;
     if (second) {
         cps_error why = {0};
@@ -1332,6 +1334,7 @@ static int read_every_event(stitcher *s, full_pass *p, db *second, int64_t block
         char *first_half = full_pass_sql(s, 0, mid), *second_half = full_pass_sql(s, mid, 0);
         log_debug(STEP, "reading the events' blocks 0-%lld and %lld-%lld on two sessions",
                   (long long)mid - 1, (long long)mid, (long long)blocks - 1);
+        p->sessions = 2;
         rc = db_copy_out_pair(s->d, first_half, second, second_half, full_row, p, NULL, err);
         free(first_half);
         free(second_half);
@@ -1418,6 +1421,7 @@ static int from_scratch(stitcher *s, cps_error *err)
         json_object_set_new(st, "from_scratch", json_true());
         json_object_set_new(st, "graph_bytes", json_integer((json_int_t)graph_bytes));
         json_object_set_new(st, "spill_bytes", json_integer((json_int_t)fg_spill_bytes(p.g)));
+        json_object_set_new(st, "read_sessions", json_integer(p.sessions));
         if (idtab_count(p.held_back))
             log_warn(STEP, "%u events of event types with a broken expression stay queued",
                      idtab_count(p.held_back));

@@ -44,6 +44,8 @@ load
 [[ $(sql "SELECT pg_relation_size('cdp_ce.customer_events') / 8192") -ge 10 ]] || fail "too few blocks to split"
 CPS_SPLIT_READ_BLOCKS=2 expect_status 0 cps -v stitch
 assert_contains "$OUT" "on two sessions"
+assert_eq 2 "$(sql "SELECT stats#>>'{steps,stitch,read_sessions}' FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")" \
+  "the run's record says how many sessions read"
 split=$(digests)
 assert_eq "$N" "$(sql "SELECT count(*) FROM cdp_ps.matching")" "every event stitched"
 assert_contains "$OUT" "1 identifier values longer than"
@@ -64,6 +66,7 @@ sql "SET client_min_messages = warning; TRUNCATE TABLE cdp_attr.customer_entitie
 CPS_SPLIT_READ_BLOCKS=1000000 expect_status 0 cps -v stitch
 assert_contains "$OUT" "from scratch"
 [[ $OUT != *"on two sessions"* ]] || fail "read on two sessions below CPS_SPLIT_READ_BLOCKS"
+assert_eq 1 "$(sql "SELECT stats#>>'{steps,stitch,read_sessions}' FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")"
 assert_eq "$split" "$(digests)" "two sessions = one session"
 
 # SIGINT while the first session evaluates a slow payload (the second has
