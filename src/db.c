@@ -633,17 +633,11 @@ typedef struct held_rows {
 
 static int hold_flush(held_rows *h, cps_error *err)
 {
-    for (size_t off = 0; off < h->buf.len;) {
-        ssize_t n = write(h->fd, h->buf.buf + off, h->buf.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return cps_error_set(err,
-                                 "cannot write the rows read ahead to a temporary file in %s: %s "
-                                 "(set TMPDIR to a directory with room)",
-                                 temp_dir(NULL), strerror(errno));
-        off += (size_t)n;
-    }
+    if (write_all(h->fd, h->buf.buf, h->buf.len) < 0)
+        return cps_error_set(err,
+                             "cannot write the rows read ahead to a temporary file in %s: %s "
+                             "(set TMPDIR to a directory with room)",
+                             temp_dir(NULL), strerror(errno));
     h->bytes += h->buf.len;
     sb_reset(&h->buf);
     return 0;

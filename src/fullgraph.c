@@ -149,15 +149,8 @@ static int io_error(const fg *g, const char *what, cps_error *err)
 
 static int flush_writes(fg *g, cps_error *err)
 {
-    size_t done = 0;
-    while (done < g->wlen) {
-        ssize_t n = write(g->fd, g->wbuf + done, g->wlen - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return io_error(g, "writing", err);
-        done += (size_t)n;
-    }
+    if (write_all(g->fd, g->wbuf, g->wlen) < 0)
+        return io_error(g, "writing", err);
     g->spilled += g->wlen;
     g->wlen = 0;
     return 0;

@@ -87,5 +87,7 @@ const char *temp_dir(const char *dir);
  * unlinked so that it disappears with the process whatever happens. Returns
  * its descriptor, or CPS_ERR with a message naming `what` and the directory. */
 int temp_file(const char *dir, const char *what, cps_error *err);
+/* Write all len bytes to fd (retrying after signals): 0, or -1 with errno set. */
+int write_all(int fd, const void *buf, size_t len);
 
 #endif
