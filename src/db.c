@@ -450,20 +450,34 @@ int db_prefer_index_lookups(db *d, cps_error *err)
     return rc < 0 ? (int)rc : 0;
 }
 
-int64_t db_estimated_rows(db *d, const char *table_tmpl)
+/* A number about a table (template name) from a query taking its name as $1; 0 if none. */
+static int64_t table_number(db *d, const char *table_tmpl, const char *sql)
 {
     char *table = db_sql(d, table_tmpl);
     const char *params[] = {table};
     char *v = NULL;
     cps_error ignored;
-    db_query_value(d, &ignored, &v, NULL,
-                   "SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class "
-                   "WHERE oid = $1::regclass",
-                   1, params);
+    db_query_value(d, &ignored, &v, NULL, sql, 1, params);
     int64_t n = v ? strtoll(v, NULL, 10) : 0;
     free(v);
     free(table);
     return n;
+}
+
+int64_t db_estimated_rows(db *d, const char *table_tmpl)
+{
+    return table_number(d, table_tmpl,
+                        "SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class "
+                        "WHERE oid = $1::regclass");
+}
+
+int64_t db_table_blocks(db *d, const char *table_tmpl)
+{
+    return table_number(d, table_tmpl,
+                        "SELECT pg_catalog.pg_relation_size(c.oid) / "
+                        "pg_catalog.current_setting('block_size')::int8 "
+                        "FROM pg_catalog.pg_class c "
+                        "WHERE c.oid = pg_catalog.to_regclass($1) AND c.relkind = 'r'");
 }
 
 static int simple(db *d, cps_error *err, const char *sql)

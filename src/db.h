@@ -61,6 +61,8 @@ PGresult *db_describe(db *d, const char *sql, cps_error *err);
 int db_prefer_index_lookups(db *d, cps_error *err);
 /* PostgreSQL's estimate of a table's rows (template name), 0 if unknown. */
 int64_t db_estimated_rows(db *d, const char *table_tmpl);
+/* A plain table's size in 8 kB blocks (template name); 0 for anything else. */
+int64_t db_table_blocks(db *d, const char *table_tmpl);
 
 /* Transactions. db_begin_read starts REPEATABLE READ READ ONLY (one snapshot). */
 int db_begin(db *d, cps_error *err);

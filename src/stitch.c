@@ -1255,26 +1255,6 @@ static char *full_pass_sql(const stitcher *s, int64_t from, int64_t to)
     return sb_detach(&sql);
 }
 
-/* The events table's size in blocks if it is a plain table, else 0. */
-static int64_t event_blocks(stitcher *s)
-{
-    char *table = db_sql(s->d, "{ce}.customer_events");
-    const char *params[] = {table};
-    char *v = NULL;
-    int found = 0;
-    cps_error ignored = {0};
-    int rc = db_query_value(s->d, &ignored, &v, &found,
-                            "SELECT pg_catalog.pg_relation_size(c.oid) / "
-                            "pg_catalog.current_setting('block_size')::int8 "
-                            "FROM pg_catalog.pg_class c "
-                            "WHERE c.oid = pg_catalog.to_regclass($1) AND c.relkind = 'r'",
-                            1, params);
-    int64_t blocks = rc == 0 && v ? atoll(v) : 0;
-    free(v);
-    free(table);
-    return blocks;
-}
-
 /*
  * Reading every event is one backend evaluating the expressions, on one core,
  * while cps uses part of another. A large table is therefore read by two
@@ -1293,7 +1273,7 @@ static db *second_reader(stitcher *s, int64_t *blocks)
 {
     const char *env = getenv("CPS_SPLIT_READ_BLOCKS");
     int64_t min_blocks = env && *env ? atoll(env) : 1024;
-    *blocks = event_blocks(s);
+    *blocks = db_table_blocks(s->d, "{ce}.customer_events");
     if (*blocks < 2 || *blocks < min_blocks)
         return NULL;
     db *d = NULL;
