@@ -1079,12 +1079,39 @@ void db_indexes_free(db_indexes *ix)
     free(ix);
 }
 
-int db_indexes_restore(db *d, db_indexes *ix, cps_error *err)
+int db_indexes_restore(db *d, db_indexes *ix, db_task meanwhile, void *arg, cps_error *err)
 {
-    int rc = 0;
-    for (int i = 0; i < ix->n && rc == 0; i++)
-        if (db_exec_raw(d, err, ix->create[i], 0, NULL) < 0)
-            rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
+    if (ix->n == 0 || !meanwhile) {
+        int rc = 0;
+        for (int i = 0; i < ix->n && rc == 0; i++)
+            if (db_exec_raw(d, err, ix->create[i], 0, NULL) < 0)
+                rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
+        db_indexes_free(ix);
+        return rc == 0 && meanwhile ? meanwhile(arg, err) : rc;
+    }
+    /* one round trip for every statement; the client works until the results */
+    strbuf sql = STRBUF_INIT;
+    for (int i = 0; i < ix->n; i++)
+        sb_appendf(&sql, "%s%s", i ? ";\n" : "", ix->create[i]);
     db_indexes_free(ix);
-    return rc;
+    int sent = PQsendQuery(d->conn, sb_str(&sql));
+    sb_free(&sql);
+    if (!sent)
+        return fail(d, NULL, err);
+    cps_error why = {0};
+    int rc = meanwhile(arg, &why), task_rc = rc;
+    if (rc < 0) {
+        char errbuf[256];
+        PQcancel(d->cancel, errbuf, sizeof errbuf);
+    }
+    PGresult *res;
+    while ((res = PQgetResult(d->conn))) {
+        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = fail(d, res, err);
+        PQclear(res);
+    }
+    if (task_rc < 0 && err) { /* the client's failure, not the cancelled statement's */
+        *err = why;
+    }
+    return task_rc < 0 ? task_rc : rc;
 }

@@ -118,7 +118,10 @@ int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *
 /* The same, keeping primary key and unique constraints (foreign keys may
  * depend on them). */
 int db_indexes_drop_secondary(db *d, const char *table_tmpl, db_indexes **out, cps_error *err);
-int db_indexes_restore(db *d, db_indexes *ix, cps_error *err);
+/* meanwhile (NULL: none) runs in the client while the server builds them;
+ * if it fails, the builds are cancelled and its error is returned. */
+typedef int (*db_task)(void *arg, cps_error *err);
+int db_indexes_restore(db *d, db_indexes *ix, db_task meanwhile, void *arg, cps_error *err);
 /* Forget the list without building anything (the transaction rolls back). */
 void db_indexes_free(db_indexes *ix);
 

@@ -5,8 +5,9 @@
  * length as varints, then the bytes), a pointer to it, 8-byte hash slots at
  * most 3/4 full and 5 bytes of union-find while events arrive; afterwards
  * the slots and the union-find give way to a component number per
- * identifier (then its entity's rank by id) and 32 bytes per component
- * (earliest event's time, its offset in the file, the entity id), plus the
+ * identifier (then its entity's rank by id) and 40 bytes per component
+ * (earliest event's time, its offset in the file, the bytes of its events'
+ * records, the entity id), plus the
  * ranking (4 bytes per entity) and the identifiers' order for writing (4
  * bytes per identifier, freed with their strings). (idtab's 16-byte entries
  * and NULs would add about 10 bytes per identifier to the 84 measured at 10M
@@ -14,7 +15,8 @@
  *
  * Spill record: varint id length, id bytes, time (8 bytes), first
  * identifier (4 bytes, NONE without identifiers), in native byte order: the
- * file lives and dies with the process.
+ * file lives and dies with the process. The sorted file (fg_sort_events)
+ * holds the same records with the entity's rank in place of the identifier.
  */
 #include "fullgraph.h"
 
@@ -30,17 +32,23 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define NONE     UINT32_MAX
-#define UNSET    UINT64_MAX
-#define IO_BYTES (1u << 20)
+#define NONE             UINT32_MAX
+#define UNSET            UINT64_MAX
+#define IO_BYTES         (1u << 20)
+#define SORT_BYTES       (32u << 20) /* see "the events by entity" */
+#define SORT_WRITE_BYTES (8u << 20)
+
+typedef struct sorter sorter;
+static void sorter_free(fg *g);
 
 typedef struct component {
-    int64_t time; /* of the earliest event */
-    uint64_t off; /* the earliest event's record in the spill file, UNSET before one */
+    int64_t time;    /* of the earliest event */
+    uint64_t off;    /* the earliest event's record in the spill file, UNSET before one */
+    uint64_t weight; /* the bytes of its events' records */
     uint8_t id[16];
 } component;
 
-/* A sequential reader of the spill file. */
+/* A sequential reader of a file's region [base, size). */
 typedef struct reader {
     int fd;
     uint8_t *buf;
@@ -53,7 +61,7 @@ typedef struct record {
     const char *id;
     size_t len;
     int64_t time;
-    uint32_t ident;
+    uint32_t ident; /* the first identifier; in the sorted file, the entity's rank */
     uint64_t off;
 } record;
 
@@ -91,6 +99,8 @@ struct fg {
     arena *first_ids;
     uint8_t *scratch; /* an earlier event's id, read back for a tie */
     size_t scratch_cap;
+    size_t sort_bytes; /* the largest chunk of events sorted by entity in memory */
+    sorter *sort;      /* the events by entity, between fg_sort_events and fg_each_event */
 };
 
 /* ---- varints and records ----------------------------------------------- */
@@ -121,6 +131,15 @@ static size_t get_varint(const uint8_t *p, size_t avail, uint64_t *v)
     return 0;
 }
 
+/* The bytes of an event's record in the spill file. */
+static uint64_t record_size(size_t len)
+{
+    size_t n = 1;
+    for (uint64_t v = len; v >= 0x80; v >>= 7)
+        n++;
+    return n + len + 12;
+}
+
 static const uint8_t *decode_identifier(const uint8_t *r, uint32_t *attr, size_t *len)
 {
     uint64_t a, l;
@@ -141,10 +160,10 @@ static inline uint64_t hash_of(uint32_t attr, const char *v, size_t len)
 static int io_error(const fg *g, const char *what, cps_error *err)
 {
     return cps_error_set(err,
-                         "%s the spill file of the full stitching pass in %s: %s (it needs "
-                         "about %llu MB there; set TMPDIR to a directory with room)",
+                         "%s the spill files of the full stitching pass in %s: %s (they "
+                         "need up to about %llu MB there; set TMPDIR to a directory with room)",
                          what, g->dir, strerror(errno),
-                         (unsigned long long)(g->spilled / 1000000 + 1));
+                         (unsigned long long)(2 * g->spilled / 1000000 + 1));
 }
 
 static int flush_writes(fg *g, cps_error *err)
@@ -176,13 +195,13 @@ static int spill_current(fg *g, cps_error *err)
     return 0;
 }
 
-static void reader_open(reader *r, const fg *g)
+static void reader_open(reader *r, int fd, uint64_t from, uint64_t to)
 {
-    *r = (reader){.fd = g->fd, .cap = IO_BYTES, .size = g->spilled};
+    *r = (reader){.fd = fd, .cap = IO_BYTES, .base = from, .size = to};
     r->buf = xmalloc(r->cap);
 }
 
-/* Make at least need unread bytes available (fewer only at the end of the file). */
+/* Make at least need unread bytes available (fewer only at the end of the region). */
 static int reader_fill(reader *r, size_t need, const fg *g, cps_error *err)
 {
     if (r->end - r->start >= need)
@@ -196,7 +215,10 @@ static int reader_fill(reader *r, size_t need, const fg *g, cps_error *err)
         r->buf = xrealloc(r->buf, r->cap);
     }
     while (r->end < need && r->base + r->end < r->size) {
-        ssize_t n = pread(r->fd, r->buf + r->end, r->cap - r->end, (off_t)(r->base + r->end));
+        size_t want = r->cap - r->end;
+        if (want > r->size - (r->base + r->end))
+            want = (size_t)(r->size - (r->base + r->end));
+        ssize_t n = pread(r->fd, r->buf + r->end, want, (off_t)(r->base + r->end));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -207,6 +229,20 @@ static int reader_fill(reader *r, size_t need, const fg *g, cps_error *err)
         r->end += (size_t)n;
     }
     return 0;
+}
+
+/* The record at p, of avail bytes: its size, 0 if cut short. */
+static size_t decode_record(const uint8_t *p, size_t avail, record *out)
+{
+    uint64_t len;
+    size_t h = get_varint(p, avail, &len);
+    if (h == 0 || avail - h < 12 || len > avail - h - 12)
+        return 0;
+    out->id = (const char *)p + h;
+    out->len = (size_t)len;
+    memcpy(&out->time, p + h + len, 8);
+    memcpy(&out->ident, p + h + len + 8, 4);
+    return h + (size_t)len + 12;
 }
 
 /* The next record: 1, or 0 at the end. */
@@ -220,17 +256,13 @@ static int reader_next(reader *r, record *out, const fg *g, cps_error *err)
     size_t h = get_varint(r->buf + r->start, r->end - r->start, &len);
     if (h && reader_fill(r, h + (size_t)len + 12, g, err) < 0)
         return CPS_ERR;
-    if (h == 0 || r->end - r->start < h + len + 12) {
+    size_t n = h ? decode_record(r->buf + r->start, r->end - r->start, out) : 0;
+    if (n == 0) {
         errno = EIO; /* cut short: the file is not what was written */
         return io_error(g, "reading", err);
     }
-    const uint8_t *p = r->buf + r->start;
     out->off = r->base + r->start;
-    out->id = (const char *)p + h;
-    out->len = (size_t)len;
-    memcpy(&out->time, p + h + len, 8);
-    memcpy(&out->ident, p + h + len + 8, 4);
-    r->start += h + (size_t)len + 12;
+    r->start += n;
     return 1;
 }
 
@@ -279,6 +311,7 @@ fg *fg_new(const char *dir, size_t expected_identifiers, cps_error *err)
         g->nslots *= 2;
     g->slots = xcalloc(g->nslots, sizeof *g->slots);
     g->sets = uf_new(expected_identifiers);
+    g->sort_bytes = SORT_BYTES;
     return g;
 }
 
@@ -303,6 +336,7 @@ void fg_free(fg *g)
     free(g->first);
     arena_free(g->first_ids);
     free(g->scratch);
+    sorter_free(g);
     free(g);
 }
 
@@ -473,10 +507,10 @@ int fg_resolve(fg *g, cps_error *err)
     g->sets = NULL;
     g->comps = xmalloc(((size_t)g->ncomps + 1) * sizeof *g->comps);
     for (uint32_t c = 0; c < g->ncomps; c++)
-        g->comps[c].off = UNSET;
+        g->comps[c] = (component){.off = UNSET};
 
     reader r;
-    reader_open(&r, g);
+    reader_open(&r, g->fd, 0, g->spilled);
     record e;
     int rc;
     while ((rc = reader_next(&r, &e, g, err)) > 0) {
@@ -485,10 +519,12 @@ int fg_resolve(fg *g, cps_error *err)
             component *k = &g->lone[g->nlone++];
             k->time = e.time;
             k->off = e.off;
+            k->weight = record_size(e.len);
             md5_digest(e.id, e.len, k->id);
             continue;
         }
         component *k = &g->comps[g->comp_of[e.ident]];
+        k->weight += record_size(e.len);
         bool yes;
         if ((rc = earlier(g, &e, k, &yes, err)) < 0)
             break;
@@ -556,29 +592,234 @@ void fg_release_identifiers(fg *g)
     g->ident_order = NULL;
 }
 
-int fg_each_event(fg *g, fg_event_fn fn, void *arg, cps_error *err)
+/* ---- the events by entity ----------------------------------------------
+ *
+ * PostgreSQL builds matching's index on the entity id from presorted rows
+ * in a fraction of the time it takes from rows in random order (a text sort
+ * without abbreviated keys is bound by cache misses). So the events are
+ * streamed back grouped by entity, the entities in id order, each entity's
+ * events in order of addition. The entities (weighed by fg_resolve) are cut
+ * into chunks of consecutive ranks of at most sort_bytes of records; one
+ * pass over the spill file copies every record into its chunk's region of a
+ * second temporary file, the sorted file, with the entity's rank in place of
+ * the first identifier (fg_sort_events); then each chunk is read back,
+ * counting-sorted by rank in memory and streamed (fg_each_event). A chunk of
+ * one entity (one heavier than sort_bytes) is streamed as it is: its events
+ * are in order already. Memory: SORT_WRITE_BYTES of write buffers while
+ * copying, then sort_bytes and 4 bytes per event of a chunk.
+ */
+
+typedef struct chunk {
+    uint32_t lo, hi;   /* its entities' ranks: [lo, hi) */
+    uint64_t at, size; /* its region of the sorted file */
+    uint64_t filled;   /* bytes written to the region */
+    uint8_t *buf;      /* records not yet written */
+    size_t len;
+} chunk;
+
+struct sorter {
+    int fd; /* the sorted file */
+    chunk *chunks;
+    size_t nchunks, buf_cap;
+};
+
+static void sorter_free(fg *g)
 {
-    if (!g->comps)
-        return cps_error_set(err, "fullgraph: the events are read back before the entities");
+    sorter *t = g->sort;
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nchunks; i++)
+        free(t->chunks[i].buf);
+    free(t->chunks);
+    close(t->fd);
+    free(t);
+    g->sort = NULL;
+}
+
+/* Consecutive ranks into chunks of at most sort_bytes (or of one entity). */
+static void plan_chunks(fg *g, sorter *t)
+{
+    size_t n = (size_t)fg_entity_count(g), cap = 0;
+    uint64_t at = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t w = entity_at(g, g->by_id[k])->weight;
+        chunk *c = t->nchunks ? &t->chunks[t->nchunks - 1] : NULL;
+        if (!c || c->size + w > g->sort_bytes) {
+            xgrow((void **)&t->chunks, &cap, t->nchunks + 1, sizeof *t->chunks);
+            c = &t->chunks[t->nchunks++];
+            *c = (chunk){.lo = (uint32_t)k, .at = at};
+        }
+        c->hi = (uint32_t)k + 1;
+        c->size += w;
+        at += w;
+    }
+    t->buf_cap = SORT_WRITE_BYTES / (t->nchunks + 1);
+    t->buf_cap = t->buf_cap < 4096 ? 4096 : t->buf_cap > IO_BYTES ? IO_BYTES : t->buf_cap;
+    for (size_t i = 0; i < t->nchunks; i++)
+        t->chunks[i].buf = xmalloc(t->buf_cap);
+}
+
+static int chunk_write(const fg *g, chunk *c, const void *p, size_t len, cps_error *err)
+{
+    if (lseek(g->sort->fd, (off_t)(c->at + c->filled), SEEK_SET) < 0 ||
+        write_all(g->sort->fd, p, len) < 0)
+        return io_error(g, "writing", err);
+    c->filled += len;
+    return 0;
+}
+
+/* The chunk of a rank: the last one starting at or before it. */
+static chunk *chunk_of(const sorter *t, uint32_t rank)
+{
+    size_t lo = 0, hi = t->nchunks;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->chunks[mid].lo <= rank)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return &t->chunks[lo];
+}
+
+/* Every record into its chunk's region, its first identifier replaced by its rank. */
+static int distribute(fg *g, cps_error *err)
+{
+    sorter *t = g->sort;
+    uint32_t *lone_rank = xmalloc((g->nlone + 1) * sizeof *lone_rank);
+    for (size_t k = 0; k < (size_t)fg_entity_count(g); k++)
+        if (g->by_id[k] >= g->ncomps)
+            lone_rank[g->by_id[k] - g->ncomps] = (uint32_t)k;
     reader r;
-    reader_open(&r, g);
+    reader_open(&r, g->fd, 0, g->spilled);
     record e;
     int rc;
     size_t lone = 0;
-    char hex[33];
     while ((rc = reader_next(&r, &e, g, err)) > 0) {
-        bool earliest = true;
-        if (e.ident == NONE)
-            fg_hex(g->lone[lone++].id, hex);
-        else {
-            const component *k = component_of(g, e.ident);
-            fg_hex(k->id, hex);
-            earliest = k->off == e.off;
+        uint32_t rank = e.ident == NONE ? lone_rank[lone++] : g->comp_of[e.ident];
+        chunk *c = chunk_of(t, rank);
+        const uint8_t *p = r.buf + (e.off - r.base); /* the record as read */
+        size_t size = (size_t)record_size(e.len);
+        if (c->len + size > t->buf_cap) {
+            if ((rc = chunk_write(g, c, c->buf, c->len, err)) < 0)
+                break;
+            c->len = 0;
         }
-        if ((rc = fn(arg, e.id, e.len, e.time, hex, earliest, err)) != 0)
-            break;
+        if (size > t->buf_cap) { /* a long id: written on its own */
+            if ((rc = chunk_write(g, c, p, size - 4, err)) < 0 ||
+                (rc = chunk_write(g, c, &rank, 4, err)) < 0)
+                break;
+            continue;
+        }
+        memcpy(c->buf + c->len, p, size - 4);
+        memcpy(c->buf + c->len + size - 4, &rank, 4);
+        c->len += size;
     }
     free(r.buf);
+    free(lone_rank);
+    for (size_t i = 0; rc == 0 && i < t->nchunks; i++) {
+        chunk *c = &t->chunks[i];
+        rc = chunk_write(g, c, c->buf, c->len, err);
+        free(c->buf);
+        c->buf = NULL;
+        if (rc == 0 && c->filled != c->size) {
+            errno = EIO; /* the records are not what fg_resolve weighed */
+            rc = io_error(g, "writing", err);
+        }
+    }
+    return rc;
+}
+
+int fg_sort_events(fg *g, cps_error *err)
+{
+    if (!g->comps)
+        return cps_error_set(err, "fullgraph: the events are sorted before the entities");
+    if (g->sort)
+        return 0;
+    int fd = temp_file(g->dir, "the sorted file of the full stitching pass", err);
+    if (fd < 0)
+        return CPS_ERR;
+    g->sort = xcalloc(1, sizeof *g->sort);
+    g->sort->fd = fd;
+    plan_chunks(g, g->sort);
+    int rc = distribute(g, err);
+    if (rc < 0)
+        sorter_free(g);
+    return rc;
+}
+
+static int emit(const fg *g, const record *e, uint32_t *last, char hex[33], fg_event_fn fn,
+                void *arg, cps_error *err)
+{
+    if (e->ident != *last) {
+        *last = e->ident;
+        fg_hex(entity_at(g, g->by_id[e->ident])->id, hex);
+    }
+    return fn(arg, e->id, e->len, e->time, hex, err);
+}
+
+/* One chunk of several entities: read whole, counting-sorted by rank, streamed. */
+static int each_in_chunk(const fg *g, const chunk *c, reader *r, uint32_t *last, char hex[33],
+                         fg_event_fn fn, void *arg, cps_error *err)
+{
+    int rc = reader_fill(r, (size_t)c->size, g, err);
+    uint32_t *count = xcalloc((size_t)(c->hi - c->lo) + 1, sizeof *count);
+    size_t nrec = 0, at, size;
+    record e;
+    for (at = 0; rc == 0 && at < r->end; at += size) {
+        size = decode_record(r->buf + at, r->end - at, &e);
+        if (size == 0 || e.ident < c->lo || e.ident >= c->hi) {
+            errno = EIO;
+            rc = io_error(g, "reading", err);
+            break;
+        }
+        count[e.ident - c->lo + 1]++;
+        nrec++;
+    }
+    for (size_t k = 0; k < c->hi - c->lo; k++)
+        count[k + 1] += count[k];
+    uint32_t *order = xmalloc((nrec + 1) * sizeof *order);
+    for (at = 0; rc == 0 && at < r->end; at += size) {
+        size = decode_record(r->buf + at, r->end - at, &e);
+        order[count[e.ident - c->lo]++] = (uint32_t)at;
+    }
+    for (size_t j = 0; rc == 0 && j < nrec; j++) {
+        decode_record(r->buf + order[j], r->end - order[j], &e);
+        rc = emit(g, &e, last, hex, fn, arg, err);
+    }
+    free(order);
+    free(count);
+    return rc;
+}
+
+void fg_set_sort_bytes(fg *g, size_t bytes)
+{
+    g->sort_bytes = bytes;
+}
+
+int fg_each_event(fg *g, fg_event_fn fn, void *arg, cps_error *err)
+{
+    if (fg_sort_events(g, err) < 0)
+        return CPS_ERR;
+    const sorter *t = g->sort;
+    int rc = 0;
+    uint32_t last = NONE;
+    char hex[33];
+    for (size_t i = 0; rc == 0 && i < t->nchunks; i++) {
+        const chunk *c = &t->chunks[i];
+        reader r;
+        reader_open(&r, t->fd, c->at, c->at + c->size);
+        if (c->hi - c->lo > 1)
+            rc = each_in_chunk(g, c, &r, &last, hex, fn, arg, err);
+        else { /* one entity: in order already */
+            record e;
+            while ((rc = reader_next(&r, &e, g, err)) > 0 &&
+                   (rc = emit(g, &e, &last, hex, fn, arg, err)) == 0)
+                ;
+        }
+        free(r.buf);
+    }
+    sorter_free(g);
     return rc;
 }
 
@@ -617,7 +858,7 @@ static int compare_places(const void *a, const void *b)
 /* The entities' earliest event ids, gathered in one sequential pass over the
  * file: a read at each entity's offset would cost a disk seek apiece once the
  * file has left the page cache. */
-static int load_first_ids(fg *g, cps_error *err)
+int fg_gather_entities(fg *g, cps_error *err)
 {
     if (g->first)
         return 0;
@@ -630,7 +871,7 @@ static int load_first_ids(fg *g, cps_error *err)
     g->first = xcalloc(n + 1, sizeof *g->first);
     g->first_ids = arena_new();
     reader r;
-    reader_open(&r, g);
+    reader_open(&r, g->fd, 0, g->spilled);
     record e;
     size_t j = 0;
     int rc = 0;
@@ -657,7 +898,7 @@ static int load_first_ids(fg *g, cps_error *err)
 
 int fg_each_entity(fg *g, fg_event_fn fn, void *arg, cps_error *err)
 {
-    if (load_first_ids(g, err) < 0)
+    if (fg_gather_entities(g, err) < 0)
         return CPS_ERR;
     size_t n = (size_t)fg_entity_count(g);
     char hex[33];
@@ -666,7 +907,7 @@ int fg_each_entity(fg *g, fg_event_fn fn, void *arg, cps_error *err)
         uint64_t len;
         size_t h = get_varint(g->first[k], 10, &len);
         fg_hex(c->id, hex);
-        int rc = fn(arg, (const char *)g->first[k] + h, (size_t)len, c->time, hex, true, err);
+        int rc = fn(arg, (const char *)g->first[k] + h, (size_t)len, c->time, hex, err);
         if (rc != 0)
             return rc;
     }

@@ -10,8 +10,8 @@
  *                 earliest event by (event_time, event id) and its entity id
  *                 (md5 of that event's id); events without identifiers are
  *                 their own entities; the entities are ranked by id;
- *   fg_each_event() then streams the events back with their entity ids, in
- *                 the order they were added, for writing;
+ *   fg_each_event() then streams the events back with their entity ids,
+ *                 grouped by entity in id order, for writing;
  *   fg_each_entity() gives the entities in id order (so that PostgreSQL
  *                 builds their primary keys from presorted rows), with
  *                 their earliest events gathered in one more sequential
@@ -20,7 +20,8 @@
  * entities (tests/unit/test_fullgraph.c checks it on random graphs).
  *
  * The spill file is created unlinked in $TMPDIR (else /tmp) and takes about
- * the events' id lengths plus 13 bytes per event.
+ * the events' id lengths plus 13 bytes per event; fg_each_event() needs as
+ * much again while it runs.
  */
 #ifndef CPS_FULLGRAPH_H
 #define CPS_FULLGRAPH_H
@@ -59,14 +60,25 @@ void fg_identifier(const fg *g, uint32_t i, uint32_t *attr, const char **value, 
 /* Drop the identifiers' strings once they are written (fg_identifier no longer works). */
 void fg_release_identifiers(fg *g);
 
-/* Every event in order of addition: its entity id, and whether it is that
- * entity's earliest event. A non-zero return from fn stops and is returned. */
+/* Copy the events into a second temporary file, grouped by entity (see
+ * fg_each_event); the caller may do it while the database is busy. */
+int fg_sort_events(fg *g, cps_error *err);
+/* Every event with its entity id, grouped by entity, the entities in id
+ * order, each one's events in order of addition: so PostgreSQL builds an
+ * index on their entity ids from presorted rows. Sorts them first unless
+ * fg_sort_events did. A non-zero return from fn stops and is returned. */
 typedef int (*fg_event_fn)(void *arg, const char *id, size_t len, int64_t time,
-                           const char entity[33], bool earliest, cps_error *err);
+                           const char entity[33], cps_error *err);
 int fg_each_event(fg *g, fg_event_fn fn, void *arg, cps_error *err);
+/* The most bytes of events sorted in memory at once (32 MB; tests make it small). */
+void fg_set_sort_bytes(fg *g, size_t bytes);
 
-/* Every entity in id order, with its earliest event (earliest is always true).
+/* Gather the entities' earliest events for fg_each_entity (one more pass
+ * over the spill file); the caller may do it while the database is busy.
  * Call after the last fg_each_event and fg_identifier: it frees what they use. */
+int fg_gather_entities(fg *g, cps_error *err);
+/* Every entity in id order, with its earliest event (gathered first unless
+ * fg_gather_entities did). */
 int fg_each_entity(fg *g, fg_event_fn fn, void *arg, cps_error *err);
 /* The id of the k-th entity in id order (0 .. fg_entity_count - 1). */
 void fg_entity_id(fg *g, uint64_t k, char out[33]);

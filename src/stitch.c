@@ -1013,10 +1013,10 @@ static void full_pass_free(full_pass *p)
 typedef int (*table_filler)(db_copy *c, const full_pass *p, cps_error *err);
 
 static int matching_event(void *arg, const char *id, size_t len, int64_t time,
-                          const char entity[33], bool earliest, cps_error *err)
+                          const char entity[33], cps_error *err)
 {
     db_copy *c = arg;
-    (void)time, (void)earliest, (void)err;
+    (void)time, (void)err;
     copyin_field(c, id, len);
     copyin_str(c, entity);
     copyin_end_row(c);
@@ -1028,12 +1028,24 @@ static int fill_matching(db_copy *c, const full_pass *p, cps_error *err)
     return fg_each_event(p->g, matching_event, c, err);
 }
 
+/* The events grouped by entity, while identifiers' indexes are built. */
+static int sort_events(void *g, cps_error *err)
+{
+    return fg_sort_events(g, err);
+}
+
+/* The entities' earliest events, while matching's indexes are built. */
+static int gather_entities(void *g, cps_error *err)
+{
+    return fg_gather_entities(g, err);
+}
+
 /* The entities in id order: the primary key is built from presorted rows. */
 static int entity_event(void *arg, const char *id, size_t len, int64_t time, const char entity[33],
-                        bool earliest, cps_error *err)
+                        cps_error *err)
 {
     db_copy *c = arg;
-    (void)earliest, (void)err;
+    (void)err;
     copyin_str(c, entity);
     copyin_timestamp(c, time);
     copyin_field(c, id, len);
@@ -1065,14 +1077,15 @@ static int fill_identifiers(db_copy *c, const full_pass *p, cps_error *err)
 
 /* COPY into an empty table through the filler, without its indexes
  * (rebuilt after the load: random keys such as entity ids make row-by-row
- * index maintenance the dominant cost of a full pass). A table truncated in
+ * index maintenance the dominant cost of a full pass); meanwhile (if any)
+ * prepares the next table's rows while the server builds them. A table truncated in
  * this transaction loses every index and gets its rows frozen, its pages
  * all-visible: nobody has to come back later to set hint bits or freeze
  * them, i.e. to write the table again. Any other keeps its primary key and
  * unique constraints, which foreign keys may depend on. The rows travel in
  * the binary format: the server parses no text. */
 static int copy_all(full_pass *p, const char *table, const char *columns, bool truncated_here,
-                    table_filler fill, cps_error *err)
+                    table_filler fill, db_task meanwhile, cps_error *err)
 {
     db *d = p->s->d;
     double t0 = now_seconds();
@@ -1097,7 +1110,7 @@ static int copy_all(full_pass *p, const char *table, const char *columns, bool t
     }
     double t1 = now_seconds();
     if (rc == 0)
-        rc = db_indexes_restore(d, ix, err);
+        rc = db_indexes_restore(d, ix, meanwhile, p->g, err);
     else
         db_indexes_free(ix); /* the failed transaction rolls the drop back */
     log_debug(STEP, "%s: %lld rows copied in %.3f s, indexes built in %.3f s", table,
@@ -1142,7 +1155,7 @@ static int copy_customer_entities(full_pass *p, cps_error *err)
     free(text);
     if (rc == 0)
         rc = copy_all(p, "{attr}.customer_entities", "id, created, modified, calculated", false,
-                      fill_customer_entities, err);
+                      fill_customer_entities, NULL, err);
     return rc;
 }
 
@@ -1157,14 +1170,14 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
     /* identifiers first: their strings are the graph's largest part, freed next */
     if (exec_all(s->d, err, truncate, 1) < 0 ||
         copy_all(p, "{ps}.identifiers", "attribute_id, value, customer_entity_id", true,
-                 fill_identifiers, err) < 0)
+                 fill_identifiers, sort_events, err) < 0)
         return CPS_ERR;
     s->identifiers_new += fg_identifier_count(g);
     fg_release_identifiers(g);
     if (copy_all(p, "{ps}.matching", "customer_event_id, customer_entity_id", true, fill_matching,
-                 err) < 0 ||
+                 gather_entities, err) < 0 ||
         copy_all(p, "{ps}.entities", "id, first_event_time, first_event_id", true, fill_entities,
-                 err) < 0)
+                 NULL, err) < 0)
         return CPS_ERR;
     s->entities_new += (int64_t)fg_entity_count(g);
 

@@ -148,4 +148,41 @@ spill=$(sql "SELECT stats#>>'{steps,stitch,spill_bytes}' FROM cdp_ps.runs ORDER 
 [[ $spill -gt $((EVENTS * 13)) ]] || fail "the run records its spill file's size: [$spill]"
 assert_eq "$first" "$(state)" "after a spill file that could not be created"
 assert_eq "" "$(ls -A "$TEST_TMP/spill")" "the spill directory after the run"
+
+# While PostgreSQL builds identifiers' indexes, cps copies the events into a
+# second file in $TMPDIR, sorted by entity: when that fails (here the
+# directory is gone by then), the build is cancelled and the run fails,
+# naming the directory, with nothing applied. A session holding a lock on
+# identifiers keeps the run waiting until the directory is gone.
+newdb sorted
+load
+TMPDIR=/nonexistent/cps-spill expect_status 1 cps run
+mkdir "$TEST_TMP/going"
+PGAPPNAME=cps-test-locker psql -X -q -c "BEGIN" -c "LOCK TABLE cdp_ps.identifiers IN ACCESS SHARE MODE" \
+  -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+locker=$!
+waiting() { sql "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND $1"; }
+for _ in $(seq 100); do
+  [[ $(waiting "application_name = 'cps-test-locker' AND wait_event = 'PgSleep'") -gt 0 ]] && break
+  sleep 0.1
+done
+TMPDIR="$TEST_TMP/going" "$CPS" run >"$TEST_TMP/sorted.log" 2>&1 &
+pid=$!
+for _ in $(seq 300); do
+  [[ $(waiting "application_name = 'Meiro CPS' AND wait_event_type = 'Lock'") -gt 0 ]] && break
+  sleep 0.1
+done
+[[ $(waiting "application_name = 'Meiro CPS' AND wait_event_type = 'Lock'") -gt 0 ]] ||
+  fail "the run did not come to the locked table: $(cat "$TEST_TMP/sorted.log")"
+rmdir "$TEST_TMP/going"
+sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cps-test-locker'" >/dev/null
+wait "$locker" 2>/dev/null || true
+rc=0
+wait "$pid" || rc=$?
+assert_eq 1 "$rc" "exit status of the run whose sorted file could not be created"
+assert_contains "$(cat "$TEST_TMP/sorted.log")" "sorted file of the full stitching pass in $TEST_TMP/going"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.matching")" "matching after the failed run"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.identifiers")" "identifiers after the failed run"
+finish
+assert_eq "$first" "$(state)" "after a sorted file that could not be created"
 pass

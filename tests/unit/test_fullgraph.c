@@ -16,23 +16,20 @@
 
 typedef struct seen {
     char (*entity)[33];
-    bool *earliest;
     char **id;
     int64_t *time;
     size_t n;
 } seen;
 
 static int collect(void *arg, const char *id, size_t len, int64_t time, const char entity[33],
-                   bool earliest, cps_error *err)
+                   cps_error *err)
 {
     (void)err;
     seen *s = arg;
     s->entity = realloc(s->entity, (s->n + 1) * sizeof *s->entity);
-    s->earliest = realloc(s->earliest, (s->n + 1) * sizeof *s->earliest);
     s->id = realloc(s->id, (s->n + 1) * sizeof *s->id);
     s->time = realloc(s->time, (s->n + 1) * sizeof *s->time);
     memcpy(s->entity[s->n], entity, 33);
-    s->earliest[s->n] = earliest;
     s->id[s->n] = strndup(id, len);
     s->time[s->n] = time;
     s->n++;
@@ -44,7 +41,6 @@ static void seen_free(seen *s)
     for (size_t i = 0; i < s->n; i++)
         free(s->id[i]);
     free(s->entity);
-    free(s->earliest);
     free(s->id);
     free(s->time);
 }
@@ -58,9 +54,9 @@ static fg *new_graph(void)
     return g;
 }
 
-static int compare_hex(const void *a, const void *b)
+static int compare_info(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(((const sc_entity_info *)a)->id, ((const sc_entity_info *)b)->id);
 }
 
 /* Random events over small pools of identifiers (so components form and
@@ -118,46 +114,47 @@ static void same_as_stitchcore(void **state)
         }
         fg_release_identifiers(g);
 
+        /* every event once, with stitchcore's entity; grouped by entity in id
+           order, each entity's events in order of addition; sorted in chunks
+           of one entity, of a few, or all at once; sorted ahead or not */
         seen s = {0};
+        fg_set_sort_bytes(g, round % 3 == 0 ? 1 : round % 3 == 1 ? 300 : 32u << 20);
+        if (round % 2)
+            assert_int_equal(fg_sort_events(g, &err), 0);
         assert_int_equal(fg_each_event(g, collect, &s, &err), 0);
         assert_int_equal(s.n, sc_event_count(o));
-        size_t earliest = 0;
-        for (uint32_t e = 0; e < s.n; e++) {
-            assert_string_equal(s.id[e], sc_event_id(o, e));
-            assert_string_equal(s.entity[e], sc_event_result(o, e));
-            earliest += s.earliest[e];
+        bool *met = calloc(s.n + 1, sizeof *met);
+        uint32_t before = 0;
+        for (uint32_t i = 0; i < s.n; i++) {
+            uint32_t e = 0;
+            while (e < s.n && strcmp(s.id[i], sc_event_id(o, e)) != 0)
+                e++;
+            assert_true(e < s.n);
+            assert_false(met[e]);
+            met[e] = true;
+            assert_string_equal(s.entity[i], sc_event_result(o, e));
+            if (i > 0) {
+                int order = strcmp(s.entity[i - 1], s.entity[i]);
+                assert_true(order < 0 || (order == 0 && before < e));
+            }
+            before = e;
         }
-        /* each entity has exactly one earliest event, and it is stitchcore's */
-        assert_int_equal(earliest, sc_entity_count(o));
-        const char **oids = malloc((sc_entity_count(o) + 1) * sizeof *oids);
-        for (size_t k = 0; k < sc_entity_count(o); k++) {
-            sc_entity_info info;
-            sc_entity(o, k, &info);
-            oids[k] = info.id;
-            bool found = false;
-            for (size_t e = 0; e < s.n; e++)
-                if (s.earliest[e] && strcmp(s.entity[e], info.id) == 0) {
-                    assert_string_equal(s.id[e], info.first_id);
-                    assert_int_equal(s.time[e], info.first_time);
-                    found = true;
-                }
-            assert_true(found);
-        }
-        qsort(oids, sc_entity_count(o), sizeof *oids, compare_hex);
-        /* in id order, each with stitchcore's earliest event */
+        free(met);
+        /* the entities in id order, each with stitchcore's earliest event */
+        sc_entity_info *oids = malloc((sc_entity_count(o) + 1) * sizeof *oids);
+        for (size_t k = 0; k < sc_entity_count(o); k++)
+            sc_entity(o, k, &oids[k]);
+        qsort(oids, sc_entity_count(o), sizeof *oids, compare_info);
         seen ents = {0};
         assert_int_equal(fg_each_entity(g, collect, &ents, &err), 0);
         assert_int_equal(ents.n, sc_entity_count(o));
         for (size_t k = 0; k < ents.n; k++) {
             char hex[33];
             fg_entity_id(g, k, hex);
-            assert_string_equal(hex, oids[k]);
-            assert_string_equal(ents.entity[k], oids[k]);
-            for (size_t e = 0; e < s.n; e++)
-                if (s.earliest[e] && strcmp(s.entity[e], oids[k]) == 0) {
-                    assert_string_equal(ents.id[k], s.id[e]);
-                    assert_int_equal(ents.time[k], s.time[e]);
-                }
+            assert_string_equal(hex, oids[k].id);
+            assert_string_equal(ents.entity[k], oids[k].id);
+            assert_string_equal(ents.id[k], oids[k].first_id);
+            assert_int_equal(ents.time[k], oids[k].first_time);
         }
         seen_free(&ents);
         free(oids);
@@ -189,18 +186,25 @@ static void tie_with_huge_ids(void **state)
     assert_false(fg_is_current(g, b, big));
     assert_int_equal(fg_resolve(g, &err), 0);
     assert_int_equal(fg_entity_count(g), 2);
-    seen s = {0};
-    assert_int_equal(fg_each_event(g, collect, &s, &err), 0);
-    assert_int_equal(s.n, 3);
-    char want[33];
+    char want[33], alone[33];
     md5_hex(b, big, want);
-    assert_string_equal(s.entity[0], want);
-    assert_string_equal(s.entity[1], want);
-    assert_false(s.earliest[0]);
-    assert_true(s.earliest[1]);
-    md5_hex("alone", 5, want);
-    assert_string_equal(s.entity[2], want);
-    assert_true(s.earliest[2]);
+    md5_hex("alone", 5, alone);
+    size_t first = strcmp(want, alone) < 0 ? 0 : 1; /* where a and b are, in id order */
+    size_t other = first == 0 ? 2 : 0;
+    /* in chunks of one entity (the big ids written past the buffers), then in one */
+    for (size_t sort_bytes = 1u << 20; sort_bytes <= 32u << 20; sort_bytes *= 32) {
+        seen s = {0};
+        fg_set_sort_bytes(g, sort_bytes);
+        assert_int_equal(fg_each_event(g, collect, &s, &err), 0);
+        assert_int_equal(s.n, 3);
+        assert_memory_equal(s.id[first], a, big);
+        assert_memory_equal(s.id[first + 1], b, big);
+        assert_string_equal(s.entity[first], want);
+        assert_string_equal(s.entity[first + 1], want);
+        assert_string_equal(s.id[other], "alone");
+        assert_string_equal(s.entity[other], alone);
+        seen_free(&s);
+    }
     assert_true(fg_spill_bytes(g) > 2 * big);
     seen ents = {0};
     assert_int_equal(fg_each_entity(g, collect, &ents, &err), 0);
@@ -209,7 +213,6 @@ static void tie_with_huge_ids(void **state)
         if (strcmp(ents.id[k], "alone") != 0)
             assert_memory_equal(ents.id[k], b, big);
     seen_free(&ents);
-    seen_free(&s);
     fg_free(g);
     free(a);
     free(b);
