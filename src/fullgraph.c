@@ -605,8 +605,8 @@ void fg_release_identifiers(fg *g)
  * the first identifier (fg_sort_events); then each chunk is read back,
  * counting-sorted by rank in memory and streamed (fg_each_event). A chunk of
  * one entity (one heavier than sort_bytes) is streamed as it is: its events
- * are in order already. Memory: SORT_WRITE_BYTES of write buffers while
- * copying, then sort_bytes and 4 bytes per event of a chunk.
+ * are in order already. Memory: write buffers of up to SORT_WRITE_BYTES
+ * while copying, then a chunk and 4 bytes per event of it (plan_chunks).
  */
 
 typedef struct chunk {
@@ -636,15 +636,19 @@ static void sorter_free(fg *g)
     g->sort = NULL;
 }
 
-/* Consecutive ranks into chunks of at most sort_bytes (or of one entity). */
+/* Consecutive ranks into chunks of a sixteenth of the events' bytes, at
+ * least 1 MB, at most sort_bytes (or of one heavier entity); the write
+ * buffers take a sixty-fourth, at most SORT_WRITE_BYTES. */
 static void plan_chunks(fg *g, sorter *t)
 {
     size_t n = (size_t)fg_entity_count(g), cap = 0;
-    uint64_t at = 0;
+    uint64_t at = 0, limit = g->spilled / 16, buffers = g->spilled / 64;
+    limit = limit < IO_BYTES ? IO_BYTES : limit > g->sort_bytes ? g->sort_bytes : limit;
+    buffers = buffers > SORT_WRITE_BYTES ? SORT_WRITE_BYTES : buffers;
     for (size_t k = 0; k < n; k++) {
         uint64_t w = entity_at(g, g->by_id[k])->weight;
         chunk *c = t->nchunks ? &t->chunks[t->nchunks - 1] : NULL;
-        if (!c || c->size + w > g->sort_bytes) {
+        if (!c || c->size + w > limit) {
             xgrow((void **)&t->chunks, &cap, t->nchunks + 1, sizeof *t->chunks);
             c = &t->chunks[t->nchunks++];
             *c = (chunk){.lo = (uint32_t)k, .at = at};
@@ -653,7 +657,7 @@ static void plan_chunks(fg *g, sorter *t)
         c->size += w;
         at += w;
     }
-    t->buf_cap = SORT_WRITE_BYTES / (t->nchunks + 1);
+    t->buf_cap = (size_t)buffers / (t->nchunks + 1);
     t->buf_cap = t->buf_cap < 4096 ? 4096 : t->buf_cap > IO_BYTES ? IO_BYTES : t->buf_cap;
     for (size_t i = 0; i < t->nchunks; i++)
         t->chunks[i].buf = xmalloc(t->buf_cap);
