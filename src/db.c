@@ -563,22 +563,11 @@ static void abandon_copy_out(db *d)
         PQclear(res);
 }
 
-/* The end of a COPY OUT whose last row was read: its final status. */
+/* The end of a COPY OUT (its last row read, or an error): its final status. */
 static int copy_out_finish(db *d, cps_error *err)
 {
     PGresult *res = PQgetResult(d->conn);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : fail(d, res, err);
-    PQclear(res);
-    while ((res = PQgetResult(d->conn)) != NULL)
-        PQclear(res);
-    return rc;
-}
-
-/* A COPY OUT that failed on the server: its error. */
-static int copy_out_failed(db *d, cps_error *err)
-{
-    PGresult *res = PQgetResult(d->conn);
-    int rc = fail(d, res, err);
     PQclear(res);
     while ((res = PQgetResult(d->conn)) != NULL)
         PQclear(res);
@@ -601,10 +590,8 @@ static int copy_out_rows(db *d, db_row_fn fn, void *ctx, int64_t *count, cps_err
     for (;;) {
         char *buf = NULL;
         int n = PQgetCopyData(d->conn, &buf, 0);
-        if (n == -1)
+        if (n < 0)
             return copy_out_finish(d, err);
-        if (n == -2)
-            return copy_out_failed(d, err);
         int rc = copy_out_row(buf, (size_t)n, fn, ctx, err);
         PQfreemem(buf);
         if (rc != 0) {
@@ -664,7 +651,7 @@ static int hold_available(db *d, held_rows *h, cps_error *err)
         return 0;
     if (!PQconsumeInput(d->conn)) {
         h->done = true;
-        return copy_out_failed(d, err);
+        return copy_out_finish(d, err);
     }
     for (;;) {
         char *buf = NULL;
@@ -673,7 +660,7 @@ static int hold_available(db *d, held_rows *h, cps_error *err)
             return 0;
         if (n < 0) {
             h->done = true;
-            return n == -1 ? copy_out_finish(d, err) : copy_out_failed(d, err);
+            return copy_out_finish(d, err);
         }
         if (h->fd < 0 && (h->fd = temp_file(NULL, "the file of rows read ahead", err)) < 0) {
             PQfreemem(buf);
@@ -778,7 +765,7 @@ int db_copy_out_pair(db *first, const char *sql1, db *second, const char *sql2, 
         int n = PQgetCopyData(first->conn, &buf, 1);
         if (n < 0) {
             first_open = false;
-            rc = n == -1 ? copy_out_finish(first, err) : copy_out_failed(first, err);
+            rc = copy_out_finish(first, err);
             break;
         }
         if (n == 0) { /* nothing buffered: take the second's rows, then wait */
