@@ -1068,15 +1068,11 @@ void db_indexes_free(db_indexes *ix)
 
 int db_indexes_restore(db *d, db_indexes *ix, db_task meanwhile, void *arg, cps_error *err)
 {
-    if (ix->n == 0 || !meanwhile) {
-        int rc = 0;
-        for (int i = 0; i < ix->n && rc == 0; i++)
-            if (db_exec_raw(d, err, ix->create[i], 0, NULL) < 0)
-                rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
+    if (ix->n == 0) {
         db_indexes_free(ix);
-        return rc == 0 && meanwhile ? meanwhile(arg, err) : rc;
+        return meanwhile ? meanwhile(arg, err) : 0;
     }
-    /* one round trip for every statement; the client works until the results */
+    /* one round trip for every statement; the client's task runs until the results */
     strbuf sql = STRBUF_INIT;
     for (int i = 0; i < ix->n; i++)
         sb_appendf(&sql, "%s%s", i ? ";\n" : "", ix->create[i]);
@@ -1086,8 +1082,8 @@ int db_indexes_restore(db *d, db_indexes *ix, db_task meanwhile, void *arg, cps_
     if (!sent)
         return fail(d, NULL, err);
     cps_error why = {0};
-    int rc = meanwhile(arg, &why), task_rc = rc;
-    if (rc < 0) {
+    int task_rc = meanwhile ? meanwhile(arg, &why) : 0, rc = 0;
+    if (task_rc < 0) {
         char errbuf[256];
         PQcancel(d->cancel, errbuf, sizeof errbuf);
     }
@@ -1097,8 +1093,10 @@ int db_indexes_restore(db *d, db_indexes *ix, db_task meanwhile, void *arg, cps_
             rc = fail(d, res, err);
         PQclear(res);
     }
-    if (task_rc < 0 && err) { /* the client's failure, not the cancelled statement's */
-        *err = why;
+    if (task_rc < 0) { /* the client's failure, not the cancelled statement's */
+        if (err)
+            *err = why;
+        return task_rc;
     }
-    return task_rc < 0 ? task_rc : rc;
+    return rc;
 }
