@@ -304,7 +304,7 @@ capture_extraction() {
     done { next }
     /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] / { if (grab) { done = 1; next } }
     grab { sub(/^\t/, ""); print; next }
-    /statement: COPY \(SELECT customer_events\.id, customer_events\.event_time/ {
+    /statement: COPY \(SELECT customer_events\.id(::text)?, customer_events\.event_time/ {
       grab = 1; sub(/^.*statement: /, ""); print
     }' >"$EXTRACTION_FILE"
   if [[ -s $EXTRACTION_FILE ]] && grep -q 'TO STDOUT' "$EXTRACTION_FILE"; then

@@ -185,3 +185,93 @@ void copy_bin_trailer(strbuf *out)
 {
     put_be(out, UINT16_MAX, 2);
 }
+
+static uint64_t get_be(const char *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v = v << 8 | (unsigned char)p[i];
+    return v;
+}
+
+int copy_bin_decode_row(char *msg, size_t len, bool *header, char **fields, size_t *lens, int max)
+{
+    size_t at = 0;
+    if (*header) {
+        if (len < 19 || memcmp(msg, "PGCOPY\n\377\r\n\0", 11) != 0)
+            return -1;
+        uint64_t ext = get_be(msg + 15, 4);
+        if (ext > len - 19)
+            return -1;
+        at = 19 + (size_t)ext;
+        *header = false;
+    }
+    if (len - at < 2)
+        return -1;
+    uint64_t n = get_be(msg + at, 2);
+    at += 2;
+    if (n == UINT16_MAX) /* the trailer */
+        return at == len ? 0 : -1;
+    if (n > (uint64_t)max)
+        return -1;
+    /* a field's NUL goes where the next field's length was: after reading it */
+    char *nul = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (len - at < 4)
+            return -1;
+        uint64_t flen = get_be(msg + at, 4);
+        at += 4;
+        if (nul)
+            *nul = '\0';
+        nul = NULL;
+        if (flen == UINT32_MAX) {
+            fields[i] = NULL;
+            lens[i] = 0;
+            continue;
+        }
+        if (flen > len - at)
+            return -1;
+        fields[i] = msg + at;
+        lens[i] = (size_t)flen;
+        at += (size_t)flen;
+        nul = msg + at;
+    }
+    if (at != len)
+        return -1;
+    if (nul)
+        *nul = '\0'; /* msg[len] at most */
+    return (int)n;
+}
+
+int copy_bin_get_int(const char *f, size_t len, int64_t *v)
+{
+    switch (len) {
+    case 1:
+        *v = (unsigned char)f[0];
+        return 0;
+    case 2:
+        *v = (int16_t)get_be(f, 2);
+        return 0;
+    case 4:
+        *v = (int32_t)get_be(f, 4);
+        return 0;
+    case 8:
+        *v = (int64_t)get_be(f, 8);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+int copy_bin_get_timestamp(const char *f, size_t len, int64_t *t)
+{
+    if (!f) {
+        *t = PGTIME_NULL;
+        return 0;
+    }
+    if (len != 8)
+        return -1;
+    int64_t v = (int64_t)get_be(f, 8);
+    *t = v == INT64_MAX ? PGTIME_INFINITY : v; /* -infinity is INT64_MIN in both */
+    return 0;
+}

@@ -20,6 +20,7 @@
 
 #include "util.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,5 +45,21 @@ void copy_bin_int8(strbuf *out, int64_t v);
 /* pgtime's microseconds; PGTIME_NULL = NULL, PGTIME_INFINITY = infinity */
 void copy_bin_timestamp(strbuf *out, int64_t t);
 void copy_bin_trailer(strbuf *out);
+
+/*
+ * Binary format, reading (COPY ... TO STDOUT WITH (FORMAT binary)): one
+ * message as PQgetCopyData returns it, `len` bytes with msg[len] writable,
+ * decoded in place. The first message of a COPY starts with the header:
+ * *header is true until it has been read. Stores up to `max` fields, each
+ * NUL-terminated in place (NULL for SQL NULL), and returns their number; 0
+ * for the trailer (no row); -1 if the message is not such a row or has more
+ * than `max` fields.
+ */
+int copy_bin_decode_row(char *msg, size_t len, bool *header, char **fields, size_t *lens, int max);
+/* A binary field's value: an integer of 1, 2, 4 or 8 bytes (bool, smallint,
+ * integer, bigint); a timestamp(tz) as pgtime's microseconds (a NULL field
+ * gives PGTIME_NULL). Both return -1 for a field of another size. */
+int copy_bin_get_int(const char *f, size_t len, int64_t *v);
+int copy_bin_get_timestamp(const char *f, size_t len, int64_t *t);
 
 #endif

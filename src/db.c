@@ -579,31 +579,51 @@ static int copy_out_finish(db *d, cps_error *err)
     return rc;
 }
 
-/* One row of COPY text (its newline optional; row[len] is writable) to fn. */
-static int copy_out_row(char *row, size_t len, db_row_fn fn, void *ctx, cps_error *err)
+/* A COPY OUT's format, as the statement asked for it (text or binary). */
+typedef struct copy_format {
+    bool binary;
+    bool header; /* binary: the header is still to come */
+} copy_format;
+
+static copy_format format_of(const PGresult *res)
+{
+    bool binary = PQbinaryTuples(res) == 1;
+    return (copy_format){.binary = binary, .header = binary};
+}
+
+/* One message of a COPY OUT (row[len] is writable) to fn: a row, in either
+ * format (a text row's newline is optional), or the binary trailer. */
+static int copy_out_row(copy_format *f, char *row, size_t len, db_row_fn fn, void *ctx,
+                        int64_t *count, cps_error *err)
 {
     char *fields[COPY_MAX_FIELDS];
     size_t lens[COPY_MAX_FIELDS];
-    int nf = copy_decode_row(row, len, fields, lens, COPY_MAX_FIELDS);
-    return nf < 0 ? cps_error_set(err, "COPY row with more than %d fields", COPY_MAX_FIELDS)
-                  : fn(ctx, fields, lens, nf, err);
+    int nf = f->binary ? copy_bin_decode_row(row, len, &f->header, fields, lens, COPY_MAX_FIELDS)
+                       : copy_decode_row(row, len, fields, lens, COPY_MAX_FIELDS);
+    if (nf < 0)
+        return cps_error_set(err, "COPY row with more than %d fields%s", COPY_MAX_FIELDS,
+                             f->binary ? ", or not in the binary format" : "");
+    if (f->binary && nf == 0)
+        return 0; /* the trailer */
+    ++*count;
+    return fn(ctx, fields, lens, nf, err);
 }
 
 /* The rows of a started COPY OUT, to its end. */
-static int copy_out_rows(db *d, db_row_fn fn, void *ctx, int64_t *count, cps_error *err)
+static int copy_out_rows(db *d, copy_format *f, db_row_fn fn, void *ctx, int64_t *count,
+                         cps_error *err)
 {
     for (;;) {
         char *buf = NULL;
         int n = PQgetCopyData(d->conn, &buf, 0);
         if (n < 0)
             return copy_out_finish(d, err);
-        int rc = copy_out_row(buf, (size_t)n, fn, ctx, err);
+        int rc = copy_out_row(f, buf, (size_t)n, fn, ctx, count, err);
         PQfreemem(buf);
         if (rc != 0) {
             abandon_copy_out(d);
             return rc;
         }
-        ++*count;
     }
 }
 
@@ -617,9 +637,10 @@ int db_copy_out(db *d, const char *sql, db_row_fn fn, void *ctx, int64_t *nrows,
         PQclear(res);
         return rc;
     }
+    copy_format f = format_of(res);
     PQclear(res);
     int64_t count = 0;
-    int rc = copy_out_rows(d, fn, ctx, &count, err);
+    int rc = copy_out_rows(d, &f, fn, ctx, &count, err);
     if (nrows)
         *nrows = count;
     return rc;
@@ -629,7 +650,8 @@ int db_copy_out(db *d, const char *sql, db_row_fn fn, void *ctx, int64_t *nrows,
 
 #define HOLD_BUFFER_BYTES (1u << 20)
 
-/* The second statement's rows that arrive before the first one ends. */
+/* The second statement's rows that arrive before the first one ends, each
+ * as its length (4 bytes, native order) and its bytes as they arrived. */
 typedef struct held_rows {
     int fd; /* an unlinked temporary file, -1 until the first row */
     strbuf buf;
@@ -671,6 +693,8 @@ static int hold_available(db *d, held_rows *h, cps_error *err)
             PQfreemem(buf);
             return CPS_ERR;
         }
+        uint32_t len = (uint32_t)n;
+        sb_appendn(&h->buf, (const char *)&len, sizeof len);
         sb_appendn(&h->buf, buf, (size_t)n);
         PQfreemem(buf);
         if (h->buf.len >= HOLD_BUFFER_BYTES && hold_flush(h, err) < 0)
@@ -679,7 +703,8 @@ static int hold_available(db *d, held_rows *h, cps_error *err)
 }
 
 /* The held rows, in order, to fn. */
-static int replay_held(held_rows *h, db_row_fn fn, void *ctx, int64_t *count, cps_error *err)
+static int replay_held(held_rows *h, copy_format *f, db_row_fn fn, void *ctx, int64_t *count,
+                       cps_error *err)
 {
     if (h->fd < 0)
         return 0;
@@ -707,11 +732,16 @@ static int replay_held(held_rows *h, db_row_fn fn, void *ctx, int64_t *count, cp
         left -= (uint64_t)n;
         have += (size_t)n;
         size_t start = 0;
-        for (char *nl; rc == 0 && (nl = memchr(chunk + start, '\n', have - start));) {
-            size_t len = (size_t)(nl - (chunk + start));
-            rc = copy_out_row(chunk + start, len, fn, ctx, err);
-            start += len + 1;
-            ++*count;
+        while (rc == 0 && have - start >= sizeof(uint32_t)) {
+            uint32_t len;
+            memcpy(&len, chunk + start, sizeof len);
+            if (have - start - sizeof len < len)
+                break; /* the rest of the row comes with the next read */
+            char *row = chunk + start + sizeof len;
+            char after = row[len]; /* the next row's length, or the NUL slot */
+            rc = copy_out_row(f, row, len, fn, ctx, count, err);
+            row[len] = after;
+            start += sizeof len + len;
         }
         memmove(chunk, chunk + start, have - start);
         have -= start;
@@ -736,12 +766,13 @@ static int wait_readable(db *a, db *b, bool b_open, cps_error *err)
     return PQconsumeInput(a->conn) ? 0 : fail(a, NULL, err);
 }
 
-static int start_copy_out(db *d, const char *sql, cps_error *err)
+static int start_copy_out(db *d, const char *sql, copy_format *f, cps_error *err)
 {
     if (!PQsendQuery(d->conn, sql))
         return fail(d, NULL, err);
     PGresult *res = PQgetResult(d->conn);
     int rc = PQresultStatus(res) == PGRES_COPY_OUT ? 0 : fail(d, res, err);
+    *f = format_of(res);
     PQclear(res);
     if (rc < 0)
         while ((res = PQgetResult(d->conn)) != NULL)
@@ -754,10 +785,11 @@ int db_copy_out_pair(db *first, const char *sql1, db *second, const char *sql2, 
 {
     if (nrows)
         *nrows = 0;
-    int rc = start_copy_out(first, sql1, err);
+    copy_format f1, f2;
+    int rc = start_copy_out(first, sql1, &f1, err);
     if (rc < 0)
         return rc;
-    if ((rc = start_copy_out(second, sql2, err)) < 0) {
+    if ((rc = start_copy_out(second, sql2, &f2, err)) < 0) {
         abandon_copy_out(first);
         return rc;
     }
@@ -778,9 +810,8 @@ int db_copy_out_pair(db *first, const char *sql1, db *second, const char *sql2, 
                 rc = wait_readable(first, second, !h.done, err);
             continue;
         }
-        rc = copy_out_row(buf, (size_t)n, fn, ctx, err);
+        rc = copy_out_row(&f1, buf, (size_t)n, fn, ctx, &count, err);
         PQfreemem(buf);
-        count++;
         /* the second session must not stall on a full socket while the first's rows are used */
         if (rc == 0 && ++since_check == 256) {
             since_check = 0;
@@ -790,10 +821,10 @@ int db_copy_out_pair(db *first, const char *sql1, db *second, const char *sql2, 
     if (rc != 0 && first_open)
         abandon_copy_out(first);
     if (rc == 0)
-        rc = replay_held(&h, fn, ctx, &count, err);
+        rc = replay_held(&h, &f2, fn, ctx, &count, err);
     if (rc == 0 && !h.done) {
         h.done = true; /* however copy_out_rows ends, it ends the COPY */
-        rc = copy_out_rows(second, fn, ctx, &count, err);
+        rc = copy_out_rows(second, &f2, fn, ctx, &count, err);
     }
     if (!h.done)
         abandon_copy_out(second);

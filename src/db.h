@@ -80,8 +80,11 @@ int db_release_savepoint(db *d, cps_error *err);
 int db_rollback_to_savepoint(db *d, cps_error *err);
 
 /* COPY ... TO STDOUT: fn is called per row with the decoded fields (NULL for
- * SQL NULL); fields may be modified. A non-zero return from fn stops the copy
- * and is returned. *nrows (if given) receives the number of rows seen. */
+ * SQL NULL), each NUL-terminated; fields may be modified. A statement WITH
+ * (FORMAT binary) gives each field's binary value (copyfmt.h: text as it is,
+ * copy_bin_get_int, copy_bin_get_timestamp), any other its text. A non-zero
+ * return from fn stops the copy and is returned. *nrows (if given) receives
+ * the number of rows seen. */
 typedef int (*db_row_fn)(void *ctx, char **fields, size_t *lens, int nfields, cps_error *err);
 int db_copy_out(db *d, const char *sql, db_row_fn fn, void *ctx, int64_t *nrows, cps_error *err);
 /* Two COPY ... TO STDOUT at once, on two sessions: fn sees every row of sql1,

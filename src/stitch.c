@@ -108,7 +108,8 @@ static int is_set_returning(stitcher *s, const cfg_row *r, bool *srf, cps_error 
  * expressions therefore become CASE columns chosen by the event's group (an
  * event's k-th expression goes to column k); only set-returning ones go
  * through the LATERAL. Rows: id, event_time, broken, group, c, v, then the
- * columns.
+ * columns, in COPY's binary format: the server formats no timestamps, cps
+ * parses none, and neither escapes or scans the text.
  */
 static int plan_full_pass(stitcher *s, cps_error *err)
 {
@@ -146,7 +147,7 @@ static int plan_full_pass(stitcher *s, cps_error *err)
     }
     strbuf sql = STRBUF_INIT;
     sql_expand_into(&sql, db_schemas(s->d),
-                    "COPY (SELECT customer_events.id, customer_events.event_time, "
+                    "COPY (SELECT customer_events.id::text, customer_events.event_time::timestamp, "
                     "customer_events.cps_broken, customer_events.cps_g, x.c, x.v");
     for (int k = 0; k < s->nslots; k++) {
         sb_append(&sql, ",\n CASE customer_events.cps_g");
@@ -165,7 +166,7 @@ static int plan_full_pass(stitcher *s, cps_error *err)
     s->full_sql_head = sb_detach(&sql);
     sb_append(&sql, ") AS customer_events LEFT JOIN LATERAL (");
     sb_append(&sql, srfs ? sb_str(&lateral) : "SELECT NULL::int AS c, NULL::text AS v WHERE false");
-    sb_append(&sql, ") AS x ON x.v <> '') TO STDOUT");
+    sb_append(&sql, ") AS x ON x.v <> '') TO STDOUT WITH (FORMAT binary)");
     s->full_sql_tail = sb_detach(&sql);
     sb_free(&lateral);
     free(used);
@@ -949,33 +950,52 @@ static void full_value(full_pass *p, size_t row, const char *v, size_t len)
     fg_add_identifier(p->g, (uint32_t)s->rows[row].attr, v, len);
 }
 
+/* A binary integer column of the full pass (a NULL one is not asked for). */
+static int full_int(const char *f, size_t len, int64_t *v, const char *what, cps_error *err)
+{
+    if (copy_bin_get_int(f, len, v) < 0)
+        return cps_error_set(err, "unexpected %s (%zu bytes) from the database", what, len);
+    return 0;
+}
+
 static int full_row(void *arg, char **f, size_t *len, int n, cps_error *err)
 {
     full_pass *p = arg;
     stitcher *s = p->s;
-    if (f[2] && f[2][0] == 't') {
+    if (n < 6)
+        return cps_error_set(err, "unexpected row of %d columns in the full pass", n);
+    if (f[2] && len[2] == 1 && f[2][0] == 1) { /* the event's type is broken */
         idtab_intern(p->held_back, 0, f[0], len[0], NULL);
         return 0;
     }
     bool again = fg_is_current(p->g, f[0], len[0]); /* rows of one event arrive together */
     if (!again) {
         int64_t t;
-        if (parse_time(f[1], len[1], &t, err) < 0 || fg_add_event(p->g, f[0], len[0], t, err) < 0)
+        if (copy_bin_get_timestamp(f[1], len[1], &t) < 0)
+            return cps_error_set(err, "unexpected event_time (%zu bytes) from the database",
+                                 len[1]);
+        if (fg_add_event(p->g, f[0], len[0], t, err) < 0)
             return CPS_ERR;
         uint64_t events = fg_event_count(p->g);
         if ((events & 0xffff) == 0)
             progress_set(s->prog, events);
     }
+    int64_t v;
     if (f[4]) {
-        size_t row = (size_t)atol(f[4]);
-        if (row >= s->nrows)
-            return cps_error_set(err, "unexpected config row %zu", row);
-        full_value(p, row, f[5], len[5]);
+        if (full_int(f[4], len[4], &v, "config row", err) < 0)
+            return CPS_ERR;
+        if (v < 0 || (uint64_t)v >= s->nrows)
+            return cps_error_set(err, "unexpected config row %lld", (long long)v);
+        full_value(p, (size_t)v, f[5], len[5]);
     }
     /* the scalar columns repeat on every row of the event: take them once */
     if (again || !f[3])
         return 0;
-    int g = atoi(f[3]);
+    if (full_int(f[3], len[3], &v, "event type group", err) < 0)
+        return CPS_ERR;
+    if (v < 0 || (uint64_t)v >= s->ngroups)
+        return cps_error_set(err, "unexpected event type group %lld", (long long)v);
+    int g = (int)v;
     for (int k = 0; k < s->nslots && 6 + k < n; k++)
         if (f[6 + k] && s->slot_row[g][k] >= 0)
             full_value(p, (size_t)s->slot_row[g][k], f[6 + k], len[6 + k]);

@@ -9,6 +9,10 @@
  *    says which are NULL), each encoded with copy_encode_field and joined by
  *    tabs, decodes back to the same fields; the encoding has no raw tab,
  *    newline or carriage return.
+ * 3. copy_bin_decode_row on arbitrary bytes (with or without the header
+ *    expected): a row's fields lie inside the message and end in a NUL; and
+ *    the same fields written with copy_bin_field (after a header for odd
+ *    sizes) decode back to themselves.
  */
 #include "fuzz.h"
 
@@ -113,35 +117,44 @@ static void check_decode(const uint8_t *data, size_t size)
     free(store);
 }
 
-static void check_round_trip(const uint8_t *data, size_t size)
+/* The input cut at NUL bytes into fields (the first byte says which are NULL). */
+static int cut_fields(const uint8_t *data, size_t size, const char **in, size_t *inlen)
 {
-    if (size == 0)
-        return;
     unsigned nullmask = data[0];
     const char *p = (const char *)data + 1, *end = (const char *)data + size;
-    const char *in[MAX_FIELDS];
-    size_t inlen[MAX_FIELDS];
     int n = 0;
-    strbuf row = STRBUF_INIT;
     while (n < MAX_FIELDS) {
         const char *nul = memchr(p, '\0', (size_t)(end - p));
         const char *stop = nul ? nul : end;
         bool is_null = n < 8 && (nullmask >> n & 1);
         in[n] = is_null ? NULL : p;
         inlen[n] = is_null ? 0 : (size_t)(stop - p);
-        if (n)
+        n++;
+        if (!nul)
+            break;
+        p = nul + 1;
+    }
+    return n;
+}
+
+static void check_round_trip(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return;
+    const char *in[MAX_FIELDS];
+    size_t inlen[MAX_FIELDS];
+    int n = cut_fields(data, size, in, inlen);
+    strbuf row = STRBUF_INIT;
+    for (int i = 0; i < n; i++) {
+        if (i)
             sb_appendc(&row, '\t');
         size_t before = row.len;
-        copy_encode_field(&row, in[n], inlen[n]);
+        copy_encode_field(&row, in[i], inlen[i]);
         const char *enc = row.buf + before;
         size_t enclen = row.len - before;
         fuzz_check(!memchr(enc, '\t', enclen) && !memchr(enc, '\n', enclen) &&
                        !memchr(enc, '\r', enclen),
                    "an encoded field has no raw tab, newline or carriage return");
-        n++;
-        if (!nul)
-            break;
-        p = nul + 1;
     }
     if (size % 2)
         sb_appendc(&row, '\n'); /* as COPY TO sends it */
@@ -160,9 +173,53 @@ static void check_round_trip(const uint8_t *data, size_t size)
     sb_free(&row);
 }
 
+static void check_binary(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return;
+    char *msg = malloc(size + 1);
+    memcpy(msg, data, size);
+    msg[size] = 'Z';
+    bool header = data[0] & 1;
+    char *fields[MAX_FIELDS];
+    size_t lens[MAX_FIELDS];
+    int n = copy_bin_decode_row(msg, size, &header, fields, lens, MAX_FIELDS);
+    fuzz_check(n >= -1 && n <= MAX_FIELDS, "the field count is -1 or fits");
+    for (int i = 0; i < n; i++)
+        if (fields[i])
+            fuzz_check(fields[i] >= msg && fields[i] + lens[i] <= msg + size &&
+                           fields[i][lens[i]] == '\0',
+                       "a binary field lies inside the message and ends in a NUL");
+    free(msg);
+
+    const char *in[MAX_FIELDS];
+    size_t inlen[MAX_FIELDS];
+    int want = cut_fields(data, size, in, inlen);
+    strbuf row = STRBUF_INIT;
+    if (size % 2)
+        copy_bin_header(&row);
+    size_t at = copy_bin_row(&row);
+    for (int i = 0; i < want; i++)
+        copy_bin_field(&row, in[i], inlen[i]);
+    copy_bin_row_end(&row, at, want);
+    size_t len = row.len;
+    sb_reserve(&row, 1);
+    header = size % 2;
+    n = copy_bin_decode_row(row.buf, len, &header, fields, lens, MAX_FIELDS);
+    fuzz_check(n == want && !header, "the binary round trip keeps the field count");
+    for (int i = 0; i < n; i++) {
+        fuzz_check((fields[i] == NULL) == (in[i] == NULL), "the binary round trip keeps NULLs");
+        if (in[i])
+            fuzz_check(lens[i] == inlen[i] && !memcmp(fields[i], in[i], inlen[i]),
+                       "the binary round trip keeps the bytes");
+    }
+    sb_free(&row);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_decode(data, size);
     check_round_trip(data, size);
+    check_binary(data, size);
     return 0;
 }

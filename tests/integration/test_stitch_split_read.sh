@@ -44,6 +44,7 @@ load
 [[ $(sql "SELECT pg_relation_size('cdp_ce.customer_events') / 8192") -ge 10 ]] || fail "too few blocks to split"
 CPS_SPLIT_READ_BLOCKS=2 expect_status 0 cps -v stitch
 assert_contains "$OUT" "on two sessions"
+assert_contains "$OUT" "rows were read ahead into a file" # the held rows' path was taken
 assert_eq 2 "$(sql "SELECT stats#>>'{steps,stitch,read_sessions}' FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")" \
   "the run's record says how many sessions read"
 split=$(digests)

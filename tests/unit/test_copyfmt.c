@@ -128,12 +128,86 @@ static void binary_format(void **state)
     sb_free(&b);
 }
 
+/* Reading the binary format back: header, rows, trailer, and what is not a row. */
+static void binary_decode(void **state)
+{
+    (void)state;
+    strbuf b = STRBUF_INIT;
+    copy_bin_header(&b);
+    size_t row = copy_bin_row(&b);
+    copy_bin_field(&b, "abc", 3);
+    copy_bin_field(&b, NULL, 0);
+    copy_bin_field(&b, "", 0);
+    copy_bin_timestamp(&b, -5);
+    copy_bin_timestamp(&b, PGTIME_INFINITY);
+    copy_bin_int8(&b, -2);
+    copy_bin_row_end(&b, row, 6);
+
+    char *msg = xmalloc(b.len + 1);
+    memcpy(msg, b.buf, b.len);
+    bool header = true;
+    char *f[8];
+    size_t l[8];
+    assert_int_equal(copy_bin_decode_row(msg, b.len, &header, f, l, 8), 6);
+    assert_false(header);
+    assert_string_equal(f[0], "abc");
+    assert_int_equal(l[0], 3);
+    assert_null(f[1]);
+    assert_string_equal(f[2], "");
+    int64_t v;
+    assert_int_equal(copy_bin_get_timestamp(f[3], l[3], &v), 0);
+    assert_int_equal(v, -5);
+    assert_int_equal(copy_bin_get_timestamp(f[4], l[4], &v), 0);
+    assert_true(v == PGTIME_INFINITY);
+    assert_int_equal(copy_bin_get_timestamp(f[1], l[1], &v), 0);
+    assert_true(v == PGTIME_NULL);
+    assert_int_equal(copy_bin_get_int(f[5], l[5], &v), 0);
+    assert_int_equal(v, -2);
+    assert_int_equal(copy_bin_get_int(f[0], l[0], &v), -1);
+    assert_int_equal(copy_bin_get_timestamp(f[0], l[0], &v), -1);
+
+    /* the same row again, without the header; then with too few slots */
+    memcpy(msg, b.buf + 19, b.len - 19);
+    assert_int_equal(copy_bin_decode_row(msg, b.len - 19, &header, f, l, 8), 6);
+    assert_string_equal(f[0], "abc");
+    memcpy(msg, b.buf + 19, b.len - 19);
+    assert_int_equal(copy_bin_decode_row(msg, b.len - 19, &header, f, l, 5), -1);
+    /* cut short anywhere, or with a byte too many, it is not a row */
+    for (size_t cut = 0; cut < b.len - 19; cut++) {
+        memcpy(msg, b.buf + 19, cut);
+        assert_int_equal(copy_bin_decode_row(msg, cut, &header, f, l, 8), -1);
+    }
+    /* a wrong signature */
+    header = true;
+    memcpy(msg, b.buf, b.len);
+    msg[0] = 'X';
+    assert_int_equal(copy_bin_decode_row(msg, b.len, &header, f, l, 8), -1);
+    free(msg);
+
+    /* small integers sign-extend; a bool is one byte */
+    assert_int_equal(copy_bin_get_int("\xff\xfe", 2, &v), 0);
+    assert_int_equal(v, -2);
+    assert_int_equal(copy_bin_get_int("\x00\x00\x01\x00", 4, &v), 0);
+    assert_int_equal(v, 256);
+    assert_int_equal(copy_bin_get_int("\x01", 1, &v), 0);
+    assert_int_equal(v, 1);
+
+    /* the trailer */
+    sb_reset(&b);
+    copy_bin_trailer(&b);
+    char trailer[3];
+    memcpy(trailer, b.buf, 2);
+    header = false;
+    assert_int_equal(copy_bin_decode_row(trailer, 2, &header, f, l, 8), 0);
+    sb_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(simple_fields),   cmocka_unit_test(escapes),
         cmocka_unit_test(too_many_fields), cmocka_unit_test(round_trip),
-        cmocka_unit_test(binary_format),
+        cmocka_unit_test(binary_format),   cmocka_unit_test(binary_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
