@@ -1029,24 +1029,10 @@ int db_lock(db *d, cps_error *err)
 struct db_indexes {
     char *table; /* qualified, quoted */
     int n;
-    char **create; /* statements that build each index again */
+    char **create; /* statements that build each index (then foreign key) again */
 };
 
-static int indexes_drop(db *d, const char *table_tmpl, bool constraints, db_indexes **out,
-                        cps_error *err);
-
 int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *err)
-{
-    return indexes_drop(d, table_tmpl, true, out, err);
-}
-
-int db_indexes_drop_secondary(db *d, const char *table_tmpl, db_indexes **out, cps_error *err)
-{
-    return indexes_drop(d, table_tmpl, false, out, err);
-}
-
-static int indexes_drop(db *d, const char *table_tmpl, bool constraints, db_indexes **out,
-                        cps_error *err)
 {
     *out = NULL;
     char *table = db_sql(d, table_tmpl);
@@ -1059,18 +1045,42 @@ static int indexes_drop(db *d, const char *table_tmpl, bool constraints, db_inde
         "ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u') "
         "WHERE i.indrelid = $1::regclass ORDER BY 1",
         1, params);
-    if (!res) {
+    /* foreign keys referencing the table depend on its primary key or unique
+       constraints: they go first and come back last */
+    PGresult *refs = res ? db_query(d, err,
+                                    "SELECT c.conrelid::regclass::text, "
+                                    "pg_catalog.quote_ident(c.conname), "
+                                    "pg_catalog.pg_get_constraintdef(c.oid) "
+                                    "FROM pg_catalog.pg_constraint c "
+                                    "WHERE c.confrelid = $1::regclass AND c.contype = 'f' "
+                                    "ORDER BY 1, 2",
+                                    1, params)
+                         : NULL;
+    if (!refs) {
+        PQclear(res);
         free(table);
         return db_interrupted() ? CPS_EINTR : CPS_ERR;
     }
+    int nrefs = PQntuples(refs);
     db_indexes *ix = xcalloc(1, sizeof *ix);
     ix->table = table;
-    ix->create = xcalloc((size_t)PQntuples(res) + 1, sizeof *ix->create);
-    int rc = 0;
+    ix->create = xcalloc((size_t)PQntuples(res) + (size_t)nrefs + 1, sizeof *ix->create);
+    char **readd = xcalloc((size_t)nrefs + 1, sizeof *readd);
+    int rc = 0, nreadd = 0;
+    for (int i = 0; i < nrefs && rc == 0; i++) {
+        char *drop = xasprintf("ALTER TABLE %s DROP CONSTRAINT %s", PQgetvalue(refs, i, 0),
+                               PQgetvalue(refs, i, 1));
+        if (db_exec_raw(d, err, drop, 0, NULL) < 0)
+            rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
+        else
+            readd[nreadd++] =
+                xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", PQgetvalue(refs, i, 0),
+                          PQgetvalue(refs, i, 1), PQgetvalue(refs, i, 2));
+        free(drop);
+    }
+    PQclear(refs);
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
         char *drop, *create;
-        if (!PQgetisnull(res, i, 2) && !constraints)
-            continue;
         if (!PQgetisnull(res, i, 2)) {
             drop = xasprintf("ALTER TABLE %s DROP CONSTRAINT %s", table, PQgetvalue(res, i, 2));
             create = xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", table, PQgetvalue(res, i, 2),
@@ -1087,6 +1097,9 @@ static int indexes_drop(db *d, const char *table_tmpl, bool constraints, db_inde
         free(drop);
     }
     PQclear(res);
+    for (int i = 0; i < nreadd; i++)
+        ix->create[ix->n++] = readd[i];
+    free(readd);
     *out = ix;
     return rc;
 }

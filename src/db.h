@@ -112,15 +112,14 @@ void db_copy_in_abort(db_copy *c);
 /*
  * Bulk loads into an emptied table are several times faster without its
  * indexes: db_indexes_drop() drops every index of the table (constraints
- * through ALTER TABLE) and remembers their definitions; db_indexes_restore()
- * builds them again (sorted builds) and frees the list. Both run inside the
- * caller's transaction, so a failure or kill leaves the indexes as they were.
+ * through ALTER TABLE), and the foreign keys of other tables that depend on
+ * its keys, and remembers their definitions; db_indexes_restore() builds the
+ * indexes again (sorted builds), then adds the foreign keys back (which
+ * checks the referencing rows), and frees the list. Both run inside the
+ * caller's transaction, so a failure or kill leaves everything as it was.
  */
 typedef struct db_indexes db_indexes;
 int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *err);
-/* The same, keeping primary key and unique constraints (foreign keys may
- * depend on them). */
-int db_indexes_drop_secondary(db *d, const char *table_tmpl, db_indexes **out, cps_error *err);
 /* meanwhile (NULL: none) runs in the client while the server builds them;
  * if it fails, the builds are cancelled and its error is returned. */
 typedef int (*db_task)(void *arg, cps_error *err);

@@ -1097,23 +1097,28 @@ static int fill_identifiers(db_copy *c, const full_pass *p, cps_error *err)
 
 /* COPY into an empty table through the filler, without its indexes
  * (rebuilt after the load: random keys such as entity ids make row-by-row
- * index maintenance the dominant cost of a full pass); meanwhile (if any)
- * prepares the next table's rows while the server builds them. A table truncated in
- * this transaction loses every index and gets its rows frozen, its pages
- * all-visible: nobody has to come back later to set hint bits or freeze
- * them, i.e. to write the table again. Any other keeps its primary key and
- * unique constraints, which foreign keys may depend on. The rows travel in
- * the binary format: the server parses no text. */
-static int copy_all(full_pass *p, const char *table, const char *columns, bool truncated_here,
+ * index maintenance the dominant cost of a full pass) nor the foreign keys
+ * that reference it (added back after them); meanwhile (if any) prepares the
+ * next table's rows while the server builds them. The table is truncated in
+ * this transaction (truncate: here, once nothing references it), so its rows
+ * go in frozen, its pages all-visible: nobody has to come back later to set
+ * hint bits or freeze them, i.e. to write the table again. The rows travel
+ * in the binary format: the server parses no text. */
+static int copy_all(full_pass *p, const char *table, const char *columns, bool truncate,
                     table_filler fill, db_task meanwhile, cps_error *err)
 {
     db *d = p->s->d;
     double t0 = now_seconds();
     db_indexes *ix = NULL;
-    int rc = truncated_here ? db_indexes_drop(d, table, &ix, err)
-                            : db_indexes_drop_secondary(d, table, &ix, err);
-    char *tmpl = xasprintf("COPY %s (%s) FROM STDIN WITH (%sFORMAT binary)", table, columns,
-                           truncated_here ? "FREEZE, " : "");
+    int rc = db_indexes_drop(d, table, &ix, err);
+    if (rc == 0 && truncate) {
+        char *sql = xasprintf("TRUNCATE %s", table);
+        int64_t done = db_exec(d, err, sql, 0, NULL);
+        free(sql);
+        if (done < 0)
+            rc = (int)done;
+    }
+    char *tmpl = xasprintf("COPY %s (%s) FROM STDIN WITH (FREEZE, FORMAT binary)", table, columns);
     char *sql = db_sql(d, tmpl);
     free(tmpl);
     db_copy *c = rc == 0 ? db_copy_in_begin_binary(d, sql, err) : NULL;
@@ -1148,8 +1153,8 @@ static int entities_table_empty(stitcher *s, int *empty, cps_error *err)
     return rc;
 }
 
-/* Every entity, in id order (customer_entities' primary key, kept, grows at
- * its right edge), new as of the write transaction. */
+/* Every entity, in id order (its primary key builds from sorted rows), new
+ * as of the write transaction. */
 static int fill_customer_entities(db_copy *c, const full_pass *p, cps_error *err)
 {
     (void)err;
@@ -1165,7 +1170,10 @@ static int fill_customer_entities(db_copy *c, const full_pass *p, cps_error *err
     return 0;
 }
 
-/* An empty customer_entities gets every entity by COPY. */
+/* An empty customer_entities gets every entity by COPY, like the tables
+ * before it: customer_attributes' foreign key goes while it loads. The locks
+ * that takes (readers of either table wait for the commit, instead of
+ * seeing them empty) are held for the last seconds of the transaction only. */
 static int copy_customer_entities(full_pass *p, cps_error *err)
 {
     char *text = NULL;
@@ -1174,7 +1182,7 @@ static int copy_customer_entities(full_pass *p, cps_error *err)
         rc = cps_error_set(err, "unexpected now() text \"%s\" from the database", text);
     free(text);
     if (rc == 0)
-        rc = copy_all(p, "{attr}.customer_entities", "id, created, modified, calculated", false,
+        rc = copy_all(p, "{attr}.customer_entities", "id, created, modified, calculated", true,
                       fill_customer_entities, NULL, err);
     return rc;
 }
@@ -1189,14 +1197,14 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
     db_copy *c;
     /* identifiers first: their strings are the graph's largest part, freed next */
     if (exec_all(s->d, err, truncate, 1) < 0 ||
-        copy_all(p, "{ps}.identifiers", "attribute_id, value, customer_entity_id", true,
+        copy_all(p, "{ps}.identifiers", "attribute_id, value, customer_entity_id", false,
                  fill_identifiers, sort_events, err) < 0)
         return CPS_ERR;
     s->identifiers_new += fg_identifier_count(g);
     fg_release_identifiers(g);
-    if (copy_all(p, "{ps}.matching", "customer_event_id, customer_entity_id", true, fill_matching,
+    if (copy_all(p, "{ps}.matching", "customer_event_id, customer_entity_id", false, fill_matching,
                  gather_entities, err) < 0 ||
-        copy_all(p, "{ps}.entities", "id, first_event_time, first_event_id", true, fill_entities,
+        copy_all(p, "{ps}.entities", "id, first_event_time, first_event_id", false, fill_entities,
                  NULL, err) < 0)
         return CPS_ERR;
     s->entities_new += (int64_t)fg_entity_count(g);
