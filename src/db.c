@@ -1030,6 +1030,7 @@ struct db_indexes {
     char *table; /* qualified, quoted */
     int n;
     char **create; /* statements that build each index (then foreign key) again */
+    bool keys_kept;
 };
 
 int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *err)
@@ -1046,16 +1047,18 @@ int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *
         "WHERE i.indrelid = $1::regclass ORDER BY 1",
         1, params);
     /* foreign keys referencing the table depend on its primary key or unique
-       constraints: they go first and come back last */
-    PGresult *refs = res ? db_query(d, err,
-                                    "SELECT c.conrelid::regclass::text, "
-                                    "pg_catalog.quote_ident(c.conname), "
-                                    "pg_catalog.pg_get_constraintdef(c.oid) "
-                                    "FROM pg_catalog.pg_constraint c "
-                                    "WHERE c.confrelid = $1::regclass AND c.contype = 'f' "
-                                    "ORDER BY 1, 2",
-                                    1, params)
-                         : NULL;
+       constraints: they go first and come back last, if cps may alter their
+       tables (it owns them); else the keys stay */
+    PGresult *refs =
+        res ? db_query(d, err,
+                       "SELECT c.conrelid::regclass::text, pg_catalog.quote_ident(c.conname), "
+                       "pg_catalog.pg_get_constraintdef(c.oid), "
+                       "pg_catalog.pg_has_role(r.relowner, 'USAGE') "
+                       "FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class r "
+                       "ON r.oid = c.conrelid "
+                       "WHERE c.confrelid = $1::regclass AND c.contype = 'f' ORDER BY 1, 2",
+                       1, params)
+            : NULL;
     if (!refs) {
         PQclear(res);
         free(table);
@@ -1064,6 +1067,11 @@ int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *
     int nrefs = PQntuples(refs);
     db_indexes *ix = xcalloc(1, sizeof *ix);
     ix->table = table;
+    for (int i = 0; i < nrefs; i++)
+        if (PQgetvalue(refs, i, 3)[0] != 't')
+            ix->keys_kept = true;
+    if (ix->keys_kept)
+        nrefs = 0;
     ix->create = xcalloc((size_t)PQntuples(res) + (size_t)nrefs + 1, sizeof *ix->create);
     char **readd = xcalloc((size_t)nrefs + 1, sizeof *readd);
     int rc = 0, nreadd = 0;
@@ -1081,6 +1089,8 @@ int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *
     PQclear(refs);
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
         char *drop, *create;
+        if (!PQgetisnull(res, i, 2) && ix->keys_kept)
+            continue;
         if (!PQgetisnull(res, i, 2)) {
             drop = xasprintf("ALTER TABLE %s DROP CONSTRAINT %s", table, PQgetvalue(res, i, 2));
             create = xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", table, PQgetvalue(res, i, 2),
@@ -1102,6 +1112,11 @@ int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *
     free(readd);
     *out = ix;
     return rc;
+}
+
+bool db_indexes_keys_kept(const db_indexes *ix)
+{
+    return ix && ix->keys_kept;
 }
 
 void db_indexes_free(db_indexes *ix)

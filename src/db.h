@@ -117,9 +117,14 @@ void db_copy_in_abort(db_copy *c);
  * indexes again (sorted builds), then adds the foreign keys back (which
  * checks the referencing rows), and frees the list. Both run inside the
  * caller's transaction, so a failure or kill leaves everything as it was.
+ * A foreign key on a table that cps does not own cannot be dropped: then the
+ * primary key and unique constraints stay, and so do the foreign keys.
  */
 typedef struct db_indexes db_indexes;
 int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *err);
+/* Did db_indexes_drop keep the table's keys (see above)? Then the table is
+ * still referenced: it cannot be truncated. */
+bool db_indexes_keys_kept(const db_indexes *ix);
 /* meanwhile (NULL: none) runs in the client while the server builds them;
  * if it fails, the builds are cancelled and its error is returned. */
 typedef int (*db_task)(void *arg, cps_error *err);

@@ -1102,8 +1102,9 @@ static int fill_identifiers(db_copy *c, const full_pass *p, cps_error *err)
  * next table's rows while the server builds them. The table is truncated in
  * this transaction (truncate: here, once nothing references it), so its rows
  * go in frozen, its pages all-visible: nobody has to come back later to set
- * hint bits or freeze them, i.e. to write the table again. The rows travel
- * in the binary format: the server parses no text. */
+ * hint bits or freeze them, i.e. to write the table again. (Where a table
+ * cps does not own references it, its keys stay: no truncation, no FREEZE.)
+ * The rows travel in the binary format: the server parses no text. */
 static int copy_all(full_pass *p, const char *table, const char *columns, bool truncate,
                     table_filler fill, db_task meanwhile, cps_error *err)
 {
@@ -1111,14 +1112,22 @@ static int copy_all(full_pass *p, const char *table, const char *columns, bool t
     double t0 = now_seconds();
     db_indexes *ix = NULL;
     int rc = db_indexes_drop(d, table, &ix, err);
-    if (rc == 0 && truncate) {
+    bool fresh = !truncate; /* truncated earlier in this transaction */
+    if (rc == 0 && truncate && db_indexes_keys_kept(ix))
+        log_debug(STEP,
+                  "%s keeps its keys while it loads: a table not owned by this role "
+                  "references them",
+                  table);
+    if (rc == 0 && truncate && !db_indexes_keys_kept(ix)) {
         char *sql = xasprintf("TRUNCATE %s", table);
         int64_t done = db_exec(d, err, sql, 0, NULL);
         free(sql);
         if (done < 0)
             rc = (int)done;
+        fresh = true;
     }
-    char *tmpl = xasprintf("COPY %s (%s) FROM STDIN WITH (FREEZE, FORMAT binary)", table, columns);
+    char *tmpl = xasprintf("COPY %s (%s) FROM STDIN WITH (%sFORMAT binary)", table, columns,
+                           fresh ? "FREEZE, " : "");
     char *sql = db_sql(d, tmpl);
     free(tmpl);
     db_copy *c = rc == 0 ? db_copy_in_begin_binary(d, sql, err) : NULL;
