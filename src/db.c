@@ -1029,22 +1029,44 @@ int db_lock(db *d, cps_error *err)
 struct db_indexes {
     char *table; /* qualified, quoted */
     int n;
-    char **create; /* statements that build each index (then foreign key) again */
+    char **create; /* statements that build each again, in the order dropped */
     bool keys_kept;
 };
+
+/* Drop one index or constraint (drop, freed) and remember how to build it
+ * again (create, kept in ix; freed if the drop fails). */
+static int drop_saving(db *d, db_indexes *ix, char *drop, char *create, cps_error *err)
+{
+    int rc = db_exec_raw(d, err, drop, 0, NULL) < 0 ? (db_interrupted() ? CPS_EINTR : CPS_ERR) : 0;
+    free(drop);
+    if (rc == 0)
+        ix->create[ix->n++] = create;
+    else
+        free(create);
+    return rc;
+}
+
+static int drop_constraint(db *d, db_indexes *ix, const char *table, const char *name,
+                           const char *definition, cps_error *err)
+{
+    return drop_saving(d, ix, xasprintf("ALTER TABLE %s DROP CONSTRAINT %s", table, name),
+                       xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", table, name, definition),
+                       err);
+}
 
 int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *err)
 {
     *out = NULL;
     char *table = db_sql(d, table_tmpl);
     const char *params[] = {table};
+    /* (in descending name order: they are built again in reverse) */
     PGresult *res = db_query(
         d, err,
         "SELECT i.indexrelid::regclass::text, pg_catalog.pg_get_indexdef(i.indexrelid), "
         "pg_catalog.quote_ident(c.conname), pg_catalog.pg_get_constraintdef(c.oid) "
         "FROM pg_catalog.pg_index i LEFT JOIN pg_catalog.pg_constraint c "
         "ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u') "
-        "WHERE i.indrelid = $1::regclass ORDER BY 1",
+        "WHERE i.indrelid = $1::regclass ORDER BY 1 DESC",
         1, params);
     /* foreign keys referencing the table depend on its primary key or unique
        constraints: they go first and come back last, if cps may alter their
@@ -1064,52 +1086,25 @@ int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *
         free(table);
         return db_interrupted() ? CPS_EINTR : CPS_ERR;
     }
-    int nrefs = PQntuples(refs);
     db_indexes *ix = xcalloc(1, sizeof *ix);
     ix->table = table;
-    for (int i = 0; i < nrefs; i++)
+    ix->create = xcalloc((size_t)PQntuples(res) + (size_t)PQntuples(refs) + 1, sizeof *ix->create);
+    for (int i = 0; i < PQntuples(refs); i++)
         if (PQgetvalue(refs, i, 3)[0] != 't')
             ix->keys_kept = true;
-    if (ix->keys_kept)
-        nrefs = 0;
-    ix->create = xcalloc((size_t)PQntuples(res) + (size_t)nrefs + 1, sizeof *ix->create);
-    char **readd = xcalloc((size_t)nrefs + 1, sizeof *readd);
-    int rc = 0, nreadd = 0;
-    for (int i = 0; i < nrefs && rc == 0; i++) {
-        char *drop = xasprintf("ALTER TABLE %s DROP CONSTRAINT %s", PQgetvalue(refs, i, 0),
-                               PQgetvalue(refs, i, 1));
-        if (db_exec_raw(d, err, drop, 0, NULL) < 0)
-            rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
-        else
-            readd[nreadd++] =
-                xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", PQgetvalue(refs, i, 0),
-                          PQgetvalue(refs, i, 1), PQgetvalue(refs, i, 2));
-        free(drop);
-    }
+    int rc = 0;
+    for (int i = 0; i < PQntuples(refs) && !ix->keys_kept && rc == 0; i++)
+        rc = drop_constraint(d, ix, PQgetvalue(refs, i, 0), PQgetvalue(refs, i, 1),
+                             PQgetvalue(refs, i, 2), err);
     PQclear(refs);
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-        char *drop, *create;
-        if (!PQgetisnull(res, i, 2) && ix->keys_kept)
-            continue;
-        if (!PQgetisnull(res, i, 2)) {
-            drop = xasprintf("ALTER TABLE %s DROP CONSTRAINT %s", table, PQgetvalue(res, i, 2));
-            create = xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", table, PQgetvalue(res, i, 2),
-                               PQgetvalue(res, i, 3));
-        } else {
-            drop = xasprintf("DROP INDEX %s", PQgetvalue(res, i, 0));
-            create = xstrdup(PQgetvalue(res, i, 1));
-        }
-        if (db_exec_raw(d, err, drop, 0, NULL) < 0) {
-            rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
-            free(create);
-        } else
-            ix->create[ix->n++] = create;
-        free(drop);
+        if (PQgetisnull(res, i, 2))
+            rc = drop_saving(d, ix, xasprintf("DROP INDEX %s", PQgetvalue(res, i, 0)),
+                             xstrdup(PQgetvalue(res, i, 1)), err);
+        else if (!ix->keys_kept)
+            rc = drop_constraint(d, ix, table, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), err);
     }
     PQclear(res);
-    for (int i = 0; i < nreadd; i++)
-        ix->create[ix->n++] = readd[i];
-    free(readd);
     *out = ix;
     return rc;
 }
@@ -1138,8 +1133,8 @@ int db_indexes_restore(db *d, db_indexes *ix, db_task meanwhile, void *arg, cps_
     }
     /* one round trip for every statement; the client's task runs until the results */
     strbuf sql = STRBUF_INIT;
-    for (int i = 0; i < ix->n; i++)
-        sb_appendf(&sql, "%s%s", i ? ";\n" : "", ix->create[i]);
+    for (int i = ix->n - 1; i >= 0; i--) /* in reverse: keys before what depends on them */
+        sb_appendf(&sql, "%s%s", i < ix->n - 1 ? ";\n" : "", ix->create[i]);
     db_indexes_free(ix);
     int sent = PQsendQuery(d->conn, sb_str(&sql));
     sb_free(&sql);

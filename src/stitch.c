@@ -1113,12 +1113,12 @@ static int copy_all(full_pass *p, const char *table, const char *columns, bool t
     db_indexes *ix = NULL;
     int rc = db_indexes_drop(d, table, &ix, err);
     bool fresh = !truncate; /* truncated earlier in this transaction */
-    if (rc == 0 && truncate && db_indexes_keys_kept(ix))
+    if (rc == 0 && truncate && db_indexes_keys_kept(ix)) {
         log_debug(STEP,
                   "%s keeps its keys while it loads: a table not owned by this role "
                   "references them",
                   table);
-    if (rc == 0 && truncate && !db_indexes_keys_kept(ix)) {
+    } else if (rc == 0 && truncate) {
         char *sql = xasprintf("TRUNCATE %s", table);
         int64_t done = db_exec(d, err, sql, 0, NULL);
         free(sql);
