@@ -85,4 +85,19 @@ table_digest() {
   sql "SELECT md5(string_agg(t::text, E'\n' ORDER BY t::text)) FROM $1 t"
 }
 
+# The keys, indexes, foreign keys (other tables' too) and triggers of the
+# entity tables, which the full pass drops and restores around its load of
+# customer_entities.
+entity_schema() {
+  sql "SELECT string_agg(d, ' | ' ORDER BY d) FROM (
+         SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+                || ' ' || convalidated AS d
+           FROM pg_constraint WHERE conrelid::regclass::text LIKE 'cdp_attr.customer_%'
+                                 OR confrelid = 'cdp_attr.customer_entities'::regclass
+         UNION ALL SELECT pg_get_indexdef(indexrelid) FROM pg_index
+          WHERE indrelid::regclass::text LIKE 'cdp_attr.customer_%'
+         UNION ALL SELECT tgname || ' ' || tgenabled::text FROM pg_trigger
+          WHERE tgrelid::regclass::text LIKE 'cdp_attr.customer_%' AND NOT tgisinternal) x"
+}
+
 pass() { echo "ok: $TEST_NAME"; }

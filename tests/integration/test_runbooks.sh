@@ -87,19 +87,6 @@ assert_eq "$(sql "SELECT count(DISTINCT customer_entity_id) FROM cdp_attr.custom
 assert_eq "$sed_built" "$(sql "SELECT min(modified) FROM public.cached_source_events_per_date")" "the source cache is kept"
 
 # ---- How to run Profile Stitching from scratch -------------------------------
-# The keys, indexes, foreign keys and triggers of the entity tables, which
-# the full pass drops and restores around its load of customer_entities.
-entity_schema() {
-  sql "SELECT string_agg(d, ' | ' ORDER BY d) FROM (
-         SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
-                || ' ' || convalidated AS d
-           FROM pg_constraint WHERE conrelid::regclass::text LIKE 'cdp_attr.customer_%'
-                                 OR confrelid = 'cdp_attr.customer_entities'::regclass
-         UNION ALL SELECT pg_get_indexdef(indexrelid) FROM pg_index
-          WHERE indrelid::regclass::text LIKE 'cdp_attr.customer_%'
-         UNION ALL SELECT tgname || ' ' || tgenabled::text FROM pg_trigger
-          WHERE tgrelid::regclass::text LIKE 'cdp_attr.customer_%' AND NOT tgisinternal) x"
-}
 # Re-configure first: e-mail addresses no longer join profiles.
 sql "DELETE FROM cdp_ps.stitching_attributes_config WHERE attribute_id = 'stitching_email'"
 quiet_sql <<'SQL'
@@ -112,6 +99,7 @@ SQL
 sql "CREATE TABLE public.crm_notes (customer_entity_id text
        REFERENCES cdp_attr.customer_entities (id) ON DELETE SET NULL, note text);
      INSERT INTO public.crm_notes VALUES (NULL, 'not yet linked')"
+# the keys, foreign keys, indexes and triggers the full pass drops and restores
 schema_before=$(entity_schema)
 expect_status 0 cps run
 assert_contains "$OUT" "stitching every event from scratch"

@@ -26,17 +26,6 @@ CREATE TABLE public.crm_notes (customer_entity_id text
   REFERENCES cdp_attr.customer_entities (id) ON DELETE SET NULL, note text);
 INSERT INTO public.crm_notes VALUES (NULL, 'not yet linked');
 SQL
-entity_schema() {
-  sql "SELECT string_agg(d, ' | ' ORDER BY d) FROM (
-         SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
-                || ' ' || convalidated AS d
-           FROM pg_constraint WHERE conrelid::regclass::text LIKE 'cdp_attr.customer_%'
-                                 OR confrelid = 'cdp_attr.customer_entities'::regclass
-         UNION ALL SELECT pg_get_indexdef(indexrelid) FROM pg_index
-          WHERE indrelid::regclass::text LIKE 'cdp_attr.customer_%'
-         UNION ALL SELECT tgname || ' ' || tgenabled::text FROM pg_trigger
-          WHERE tgrelid::regclass::text LIKE 'cdp_attr.customer_%' AND NOT tgisinternal) x"
-}
 tables() {
   echo "$(table_digest cdp_ps.matching) $(table_digest cdp_ps.identifiers)" \
     "$(table_digest "(SELECT id, first_event_time, first_event_id FROM cdp_ps.entities)")" \
