@@ -294,8 +294,8 @@ static int create_temp_tables(stitcher *s, cps_error *err)
 {
     static const char *ddl =
         "CREATE TEMP TABLE IF NOT EXISTS cps_cfg (n int, attribute_id text);"
-        "CREATE TEMP TABLE IF NOT EXISTS cps_batch (cps_k int, cps_id text, cps_xmin text) "
-        "ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS cps_batch (cps_k int, cps_id text, cps_xmin text, "
+        "cps_time timestamp, cps_found bool) ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS cps_vals (cps_k int, c int, v text) "
         "ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS cps_known (k int, id text) ON COMMIT DELETE ROWS;"
@@ -349,6 +349,12 @@ static int copy_rows(db *d, const char *table, cps_error *err, db_copy **out)
     return *out ? 0 : CPS_ERR;
 }
 
+/* The debug log times every statement of a batch: since t0, rows, the statement's start. */
+static void log_statement(double t0, int64_t rows, const char *sql)
+{
+    log_debug(STEP, "%.3f s, %lld rows: %.60s", now_seconds() - t0, (long long)rows, sql);
+}
+
 static int exec_all(db *d, cps_error *err, const char *const *statements, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -356,10 +362,24 @@ static int exec_all(db *d, cps_error *err, const char *const *statements, size_t
         int64_t rc = db_exec(d, err, statements[i], 0, NULL);
         if (rc < 0)
             return (int)rc;
-        log_debug(STEP, "%.3f s, %lld rows: %.60s", now_seconds() - t0, (long long)rc,
-                  statements[i]);
+        log_statement(t0, rc, statements[i]);
     }
     return 0;
+}
+
+/* COPY (query template) TO STDOUT, every row to fn, timed in the debug log. */
+static int read_rows(db *d, const char *query, db_row_fn fn, void *arg, cps_error *err)
+{
+    char *sql = xasprintf("COPY (%s) TO STDOUT", query);
+    char *expanded = db_sql(d, sql);
+    double t0 = now_seconds();
+    int64_t rows = 0;
+    int rc = db_copy_out(d, expanded, fn, arg, &rows, err);
+    if (rc == 0)
+        log_statement(t0, rows, query);
+    free(expanded);
+    free(sql);
+    return rc;
 }
 
 /* ---- writing a resolved batch ----------------------------------------- */
@@ -597,7 +617,10 @@ static int64_t extract_range(stitcher *s, int lo, int hi, cps_error *err)
                     "CROSS JOIN LATERAL (");
     sb_append(&sql, s->branches);
     sb_append(&sql, ") AS x WHERE x.v <> ''");
+    double t0 = now_seconds();
     int64_t rc = db_exec_raw(s->d, err, sb_str(&sql), 2, params);
+    if (rc >= 0)
+        log_statement(t0, rc, "INSERT INTO pg_temp.cps_vals: the stitching expressions");
     sb_free(&sql);
     return rc;
 }
@@ -772,11 +795,11 @@ static int read_known_entities(stitcher *s, batch *b, cps_error *err)
     }
     if (db_copy_in_end(c, NULL, err) < 0)
         return CPS_ERR;
-    char *sql = db_sql(s->d, "COPY (SELECT n.k, en.first_event_time, en.first_event_id "
-                             "FROM pg_temp.cps_known n "
-                             "LEFT JOIN {ps}.entities en ON en.id = n.id) TO STDOUT");
-    int rc = db_copy_out(s->d, sql, known_entity_row, b, NULL, err);
-    free(sql);
+    int rc = read_rows(s->d,
+                       "SELECT n.k, en.first_event_time, en.first_event_id "
+                       "FROM pg_temp.cps_known n "
+                       "LEFT JOIN {ps}.entities en ON en.id = n.id",
+                       known_entity_row, b, err);
     for (size_t i = 0; rc == 0 && i < b->nident_ent; i++)
         sc_identifier_entity(b->g, b->ident_ent[i].ident, idtab_str(b->ents, b->ident_ent[i].ent),
                              PGTIME_NINF, NULL);
@@ -789,19 +812,22 @@ static int read_batch(stitcher *s, batch *b, cps_error *err)
     char limit[24];
     snprintf(limit, sizeof limit, "%ld", s->batch_size);
     const char *params[] = {limit};
-    int64_t n =
-        db_exec(s->d, err,
-                "INSERT INTO pg_temp.cps_batch (cps_k, cps_id, cps_xmin) "
-                "SELECT row_number() OVER (), s.id, s.xmin FROM ("
-                "SELECT q.customer_event_id AS id, q.xmin::text AS xmin "
-                "FROM {ps}.customer_events_to_process q "
-                "LEFT JOIN {ce}.customer_events e ON e.id = q.customer_event_id "
-                "WHERE NOT EXISTS (SELECT 1 FROM pg_temp.cps_grp g "
-                "WHERE g.cps_event_id = e.event_id AND g.cps_broken) "
-                "ORDER BY e.event_time, q.customer_event_id COLLATE \"C\" LIMIT $1::bigint) s",
-                1, params);
+    /* the events' times and existence come along: later statements need not look again */
+    static const char *select_batch =
+        "INSERT INTO pg_temp.cps_batch (cps_k, cps_id, cps_xmin, cps_time, cps_found) "
+        "SELECT row_number() OVER (), s.id, s.xmin, s.event_time, s.found FROM ("
+        "SELECT q.customer_event_id AS id, q.xmin::text AS xmin, "
+        "e.event_time::timestamp AS event_time, e.id IS NOT NULL AS found "
+        "FROM {ps}.customer_events_to_process q "
+        "LEFT JOIN {ce}.customer_events e ON e.id = q.customer_event_id "
+        "WHERE NOT EXISTS (SELECT 1 FROM pg_temp.cps_grp g "
+        "WHERE g.cps_event_id = e.event_id AND g.cps_broken) "
+        "ORDER BY e.event_time, q.customer_event_id COLLATE \"C\" LIMIT $1::bigint) s";
+    double t0 = now_seconds();
+    int64_t n = db_exec(s->d, err, select_batch, 1, params);
     if (n <= 0)
         return (int)n;
+    log_statement(t0, n, select_batch);
     b->n = (int)n;
     b->id_of = xcalloc((size_t)n + 1, sizeof *b->id_of);
     b->xmin_of = xcalloc((size_t)n + 1, sizeof *b->xmin_of);
@@ -811,30 +837,29 @@ static int read_batch(stitcher *s, batch *b, cps_error *err)
     memset(b->ev_of, 0xff, ((size_t)n + 1) * sizeof *b->ev_of);
     b->g = sc_new((size_t)n);
     int rc;
-    if (db_exec(s->d, err, "ANALYZE pg_temp.cps_batch", 0, NULL) < 0)
+    /* (with index lookups forced, statistics choose nothing) */
+    if (!s->index_lookups && db_exec(s->d, err, "ANALYZE pg_temp.cps_batch", 0, NULL) < 0)
         return CPS_ERR;
     if ((rc = extract_bisect(b, 1, (int)n, err)) < 0)
         return rc;
     if (!s->index_lookups && db_exec(s->d, err, "ANALYZE pg_temp.cps_vals", 0, NULL) < 0)
         return CPS_ERR;
-    char *sql =
-        db_sql(s->d, "COPY (SELECT b.cps_k, b.cps_id, e.event_time, b.cps_xmin, e.id IS NOT NULL, "
-                     "m.customer_entity_id, en.first_event_time, en.first_event_id "
-                     "FROM pg_temp.cps_batch b "
-                     "LEFT JOIN {ce}.customer_events e ON e.id = b.cps_id "
-                     "LEFT JOIN {ps}.matching m ON m.customer_event_id = b.cps_id "
-                     "LEFT JOIN {ps}.entities en ON en.id = m.customer_entity_id) TO STDOUT");
-    rc = db_copy_out(s->d, sql, batch_event_row, b, NULL, err);
-    free(sql);
+    rc = read_rows(s->d,
+                   "SELECT b.cps_k, b.cps_id, b.cps_time, b.cps_xmin, b.cps_found, "
+                   "m.customer_entity_id, en.first_event_time, en.first_event_id "
+                   "FROM pg_temp.cps_batch b "
+                   "LEFT JOIN {ps}.matching m ON m.customer_event_id = b.cps_id "
+                   "LEFT JOIN {ps}.entities en ON en.id = m.customer_entity_id",
+                   batch_event_row, b, err);
     if (rc < 0)
         return rc;
-    sql = db_sql(s->d, "COPY (SELECT v.cps_k, v.c, v.v, i.customer_entity_id "
-                       "FROM pg_temp.cps_vals v JOIN pg_temp.cps_cfg c ON c.n = v.c "
-                       "LEFT JOIN {ps}.identifiers i ON i.attribute_id = c.attribute_id "
-                       "AND i.value = v.v) TO STDOUT");
     b->ents = idtab_new(1024);
-    rc = db_copy_out(s->d, sql, batch_value_row, b, NULL, err);
-    free(sql);
+    rc = read_rows(s->d,
+                   "SELECT v.cps_k, v.c, v.v, i.customer_entity_id "
+                   "FROM pg_temp.cps_vals v JOIN pg_temp.cps_cfg c ON c.n = v.c "
+                   "LEFT JOIN {ps}.identifiers i ON i.attribute_id = c.attribute_id "
+                   "AND i.value = v.v",
+                   batch_value_row, b, err);
     return rc < 0 ? rc : read_known_entities(s, b, err);
 }
 
