@@ -21,6 +21,7 @@
 #include "fullgraph.h"
 
 #include "arena.h"
+#include "entityid.h"
 #include "md5.h"
 #include "stitchcore.h"
 #include "uf.h"
@@ -520,7 +521,7 @@ int fg_resolve(fg *g, cps_error *err)
             k->time = e.time;
             k->off = e.off;
             k->weight = record_size(e.len);
-            md5_digest(e.id, e.len, k->id);
+            entity_id_digest(e.time, e.id, e.len, k->id);
             continue;
         }
         component *k = &g->comps[g->comp_of[e.ident]];
@@ -531,7 +532,7 @@ int fg_resolve(fg *g, cps_error *err)
         if (yes) {
             k->time = e.time;
             k->off = e.off;
-            md5_digest(e.id, e.len, k->id);
+            entity_id_digest(e.time, e.id, e.len, k->id);
         }
     }
     free(r.buf);
@@ -547,16 +548,6 @@ int fg_resolve(fg *g, cps_error *err)
 }
 
 /* ---- results ----------------------------------------------------------- */
-
-void fg_hex(const uint8_t id[16], char out[33])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = digits[id[i] >> 4];
-        out[2 * i + 1] = digits[id[i] & 15];
-    }
-    out[32] = '\0';
-}
 
 uint64_t fg_event_count(const fg *g)
 {
@@ -578,7 +569,7 @@ void fg_identifier(const fg *g, uint32_t i, uint32_t *attr, const char **value, 
 {
     i = g->ident_order[i];
     *value = (const char *)decode_identifier(g->rec[i], attr, len);
-    fg_hex(component_of(g, i)->id, entity);
+    hex16(component_of(g, i)->id, entity);
 }
 
 void fg_release_identifiers(fg *g)
@@ -757,7 +748,7 @@ static int emit(const fg *g, const record *e, uint32_t *last, char hex[33], fg_e
 {
     if (e->ident != *last) {
         *last = e->ident;
-        fg_hex(entity_at(g, g->by_id[e->ident])->id, hex);
+        hex16(entity_at(g, g->by_id[e->ident])->id, hex);
     }
     return fn(arg, e->id, e->len, e->time, hex, err);
 }
@@ -910,7 +901,7 @@ int fg_each_entity(fg *g, fg_event_fn fn, void *arg, cps_error *err)
         const component *c = &g->sorted[k];
         uint64_t len;
         size_t h = get_varint(g->first[k], 10, &len);
-        fg_hex(c->id, hex);
+        hex16(c->id, hex);
         int rc = fn(arg, (const char *)g->first[k] + h, (size_t)len, c->time, hex, err);
         if (rc != 0)
             return rc;
@@ -921,7 +912,7 @@ int fg_each_entity(fg *g, fg_event_fn fn, void *arg, cps_error *err)
 void fg_entity_id(fg *g, uint64_t k, char out[33])
 {
     sort_entities(g);
-    fg_hex(g->sorted[k].id, out);
+    hex16(g->sorted[k].id, out);
 }
 
 size_t fg_bytes(const fg *g)

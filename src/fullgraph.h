@@ -8,7 +8,7 @@
  * identifiers are unioned. After the last event:
  *   fg_resolve()  one sequential pass over the file finds each component's
  *                 earliest event by (event_time, event id) and its entity id
- *                 (md5 of that event's id); events without identifiers are
+ *                 (entityid.h: from that event); events without identifiers are
  *                 their own entities; the entities are ranked by id;
  *   fg_each_event() then streams the events back with their entity ids,
  *                 grouped by entity in id order, for writing;
@@ -82,7 +82,6 @@ int fg_gather_entities(fg *g, cps_error *err);
 int fg_each_entity(fg *g, fg_event_fn fn, void *arg, cps_error *err);
 /* The id of the k-th entity in id order (0 .. fg_entity_count - 1). */
 void fg_entity_id(fg *g, uint64_t k, char out[33]);
-void fg_hex(const uint8_t id[16], char out[33]);
 
 /* Bytes held in memory, and written to the spill file. */
 size_t fg_bytes(const fg *g);

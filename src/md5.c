@@ -86,14 +86,19 @@ void md5_digest(const void *data, size_t len, uint8_t out[16])
             out[i * 4 + j] = (uint8_t)(h[i] >> (8 * j));
 }
 
-void md5_hex(const void *data, size_t len, char out[33])
+void hex16(const uint8_t in[16], char out[33])
 {
     static const char hex[] = "0123456789abcdef";
-    uint8_t d[16];
-    md5_digest(data, len, d);
     for (int i = 0; i < 16; i++) {
-        out[i * 2] = hex[d[i] >> 4];
-        out[i * 2 + 1] = hex[d[i] & 15];
+        out[i * 2] = hex[in[i] >> 4];
+        out[i * 2 + 1] = hex[in[i] & 15];
     }
     out[32] = '\0';
+}
+
+void md5_hex(const void *data, size_t len, char out[33])
+{
+    uint8_t d[16];
+    md5_digest(data, len, d);
+    hex16(d, out);
 }

@@ -9,8 +9,8 @@
 #include "stitchcore.h"
 
 #include "arena.h"
+#include "entityid.h"
 #include "idtab.h"
-#include "md5.h"
 #include "uf.h"
 #include "util.h"
 
@@ -205,7 +205,7 @@ static void name_component(sc_graph *g, component *k)
     uint32_t m = k->min_event;
     if (k->survivor == IDTAB_NONE) {
         char hex[33];
-        md5_hex(g->ev_id[m], g->ev_len[m], hex);
+        entity_id_hex(g->ev_time[m], g->ev_id[m], g->ev_len[m], hex);
         k->id = arena_strndup(g->strings, hex, 32);
         k->first_time = g->ev_time[m];
         k->first_id = g->ev_id[m];

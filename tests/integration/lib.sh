@@ -100,4 +100,11 @@ entity_schema() {
           WHERE tgrelid::regclass::text LIKE 'cdp_attr.customer_%' AND NOT tgisinternal) x"
 }
 
+# entity_id_of TIME ID: the SQL giving the id of an entity whose earliest event
+# has that time and id (the formula of src/entityid.h, written independently).
+entity_id_of() {
+  echo "(lpad(to_hex(least(greatest(floor(extract(epoch FROM $1) * 1000), 0),
+                          281474976710655)::bigint), 12, '0') || left(md5($2), 20))"
+}
+
 pass() { echo "ok: $TEST_NAME"; }

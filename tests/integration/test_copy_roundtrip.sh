@@ -34,7 +34,8 @@ assert_eq 0 "$(sql "SELECT count(*) FROM nasty n WHERE NOT EXISTS (
                       SELECT 1 FROM cdp_ps.identifiers i WHERE i.value = n.v)")" "identifiers exact"
 assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ce.customer_events e
                      JOIN cdp_ps.matching m ON m.customer_event_id = e.id
-                     WHERE m.customer_entity_id <> md5(e.id)")" "event ids exact, ids their md5"
+                     WHERE m.customer_entity_id <> $(entity_id_of e.event_time e.id)")" \
+  "event ids exact, entity ids from them"
 expect_status 0 cps attributes
 assert_eq 0 "$(sql "SELECT count(*) FROM nasty n WHERE NOT EXISTS (
                       SELECT 1 FROM cdp_attr.customer_attributes a
@@ -63,6 +64,14 @@ by_batches=$(state)
 assert_eq "0044-03-15 12:00:00.000001 BC|infinity|-infinity||2024-02-29 23:59:59.999999" \
   "$(sql "SELECT string_agg(coalesce(first_event_time::text, ''), '|' ORDER BY first_event_id)
             FROM cdp_ps.entities WHERE first_event_id LIKE 't-%'")" "edge times kept"
+assert_eq "000000000000 ffffffffffff 000000000000 000000000000 018df74f83ff 00dc6acfaa0c" \
+  "$(sql "SELECT string_agg(left(m.customer_entity_id, 12), ' ' ORDER BY e.id COLLATE \"C\")
+            FROM cdp_ps.matching m JOIN cdp_ce.customer_events e ON e.id = m.customer_event_id
+           WHERE e.id LIKE 't-%' OR e.id LIKE 'tab%'")" "entity ids begin with the time, clamped"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.matching m
+                     JOIN cdp_ce.customer_events e ON e.id = m.customer_event_id
+                     WHERE m.customer_entity_id <> $(entity_id_of e.event_time e.id)")" \
+  "entity ids at the edge times as in SQL"
 sql "TRUNCATE cdp_attr.customer_entities CASCADE; TRUNCATE cdp_ps.matching;
      DROP TABLE cdp_ps.customer_events_to_process" >/dev/null
 expect_status 0 cps stitch

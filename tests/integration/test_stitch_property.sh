@@ -56,9 +56,11 @@ assert_eq "$ents" "$labels" "number of entities = number of components"
 assert_eq "$ents" "$pairs" "entities and components are the same partition"
 [[ $ents -gt 50 && $ents -lt $((N - 50)) ]] || fail "degenerate test data: $ents components"
 assert_eq 0 "$(sql "SELECT count(*) FROM (
-    SELECT m.customer_entity_id, (array_agg(e.id ORDER BY e.event_time, e.id COLLATE \"C\"))[1] AS first
+    SELECT m.customer_entity_id, (array_agg(e.id ORDER BY e.event_time, e.id COLLATE \"C\"))[1] AS first,
+           (array_agg(e.event_time ORDER BY e.event_time, e.id COLLATE \"C\"))[1] AS first_time
       FROM cdp_ps.matching m JOIN cdp_ce.customer_events e ON e.id = m.customer_event_id
-     GROUP BY 1) s WHERE customer_entity_id <> md5(first)")" "ids are md5 of the earliest event"
+     GROUP BY 1) s WHERE customer_entity_id <> $(entity_id_of first_time first)")" \
+  "ids from the earliest event"
 
 # The same events in one run with tiny batches.
 newdb batches

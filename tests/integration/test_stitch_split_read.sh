@@ -59,7 +59,8 @@ assert_eq 3 "$(sql "SELECT count(*) FROM cdp_ps.matching
 assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ce.customer_events e
                      JOIN cdp_ps.matching m ON m.customer_event_id = e.id
                      JOIN cdp_ps.entities n ON n.id = m.customer_entity_id
-                    WHERE n.first_event_id = e.id AND n.id <> md5(e.id)")" "ids are md5 of the earliest event"
+                    WHERE n.first_event_id = e.id AND n.id <> $(entity_id_of e.event_time e.id)")" \
+  "ids from the earliest event"
 
 # The same events read on one session, by the setup guide's re-stitch procedure.
 sql "SET client_min_messages = warning; TRUNCATE TABLE cdp_attr.customer_entities CASCADE;

@@ -1,4 +1,4 @@
-/* Unit tests for the small pure libraries: md5, pgtime, idtab, uf, arena. */
+/* Unit tests for the small pure libraries: md5, entityid, pgtime, idtab, uf, arena. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "arena.h"
+#include "entityid.h"
 #include "idtab.h"
 #include "md5.h"
 #include "pgtime.h"
@@ -161,11 +162,53 @@ static void arena_strings(void **state)
     arena_free(a);
 }
 
+/* The values PostgreSQL gives for the formula in entityid.h */
+static void entity_ids(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *time, *id, *want;
+    } cases[] = {
+        {"2025-06-01 12:34:56.789999", "evt-1", "01972b7cec95ef205f13777dad5a0047"},
+        {"1969-12-31 23:59:59.999999", "old", "000000000000149603e6c03516362a8d"},
+        {"1970-01-01 00:00:00.0015", "x", "0000000000019dd4e461268c8034f5c8"},
+        {"infinity", "inf", "ffffffffffffee7b630995e7a36b6420"},
+        {"-infinity", "ninf", "0000000000004feafbe2844085aa42e9"},
+        {NULL, "none", "000000000000334c4a4c42fdb79d7ebc"},
+        {"12000-01-01 00:00:00", "far", "ffffffffffff17d965747c701d6ffb40"},
+        {"2000-01-01 00:00:00", "", "00dc6acfac00d41d8cd98f00b204e980"},
+    };
+    char hex[33];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t t = PGTIME_NULL;
+        if (cases[i].time)
+            assert_int_equal(pgtime_parse(cases[i].time, strlen(cases[i].time), &t), 0);
+        entity_id_hex(t, cases[i].id, strlen(cases[i].id), hex);
+        assert_string_equal(hex, cases[i].want);
+    }
+    /* ids sort as their events' times do, to the millisecond */
+    char earlier[33], later[33];
+    entity_id_hex(INT64_C(789000000000000), "zzz", 3, earlier);
+    entity_id_hex(INT64_C(789000000001000), "aaa", 3, later);
+    assert_true(strcmp(earlier, later) < 0);
+    /* the binary form is the hex one's bytes */
+    uint8_t d[16];
+    entity_id_digest(INT64_C(789000000000000), "zzz", 3, d);
+    for (int i = 0; i < 16; i++) {
+        unsigned byte;
+        assert_int_equal(sscanf(earlier + 2 * i, "%2x", &byte), 1);
+        assert_int_equal(d[i], byte);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(md5_vectors),   cmocka_unit_test(pgtime_round_trips),
-        cmocka_unit_test(idtab_interns), cmocka_unit_test(uf_sets),
+        cmocka_unit_test(md5_vectors),
+        cmocka_unit_test(entity_ids),
+        cmocka_unit_test(pgtime_round_trips),
+        cmocka_unit_test(idtab_interns),
+        cmocka_unit_test(uf_sets),
         cmocka_unit_test(arena_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
