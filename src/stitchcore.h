@@ -7,7 +7,7 @@
  * components with union-find and decides, per component, its entity:
  *   - with known entities: the survivor is the one whose earliest event comes
  *     first by (event_time, event id); the others are merged into it;
- *   - without: a new entity whose id is md5(id of its earliest event).
+ *   - without: a new entity whose id comes from its earliest event (entityid.h).
  * The caller then writes the results: every event's entity, the new
  * identifiers, the merges, and each touched entity's earliest event.
  *
