@@ -825,9 +825,10 @@ static int read_batch(stitcher *s, batch *b, cps_error *err)
         "ORDER BY e.event_time, q.customer_event_id COLLATE \"C\" LIMIT $1::bigint) s";
     double t0 = now_seconds();
     int64_t n = db_exec(s->d, err, select_batch, 1, params);
+    if (n >= 0)
+        log_statement(t0, n, select_batch);
     if (n <= 0)
         return (int)n;
-    log_statement(t0, n, select_batch);
     b->n = (int)n;
     b->id_of = xcalloc((size_t)n + 1, sizeof *b->id_of);
     b->xmin_of = xcalloc((size_t)n + 1, sizeof *b->xmin_of);
