@@ -1125,20 +1125,9 @@ void db_indexes_free(db_indexes *ix)
     free(ix);
 }
 
-int db_indexes_restore(db *d, db_indexes *ix, db_task meanwhile, void *arg, cps_error *err)
+int db_exec_meanwhile(db *d, const char *sql, db_task meanwhile, void *arg, cps_error *err)
 {
-    if (ix->n == 0) {
-        db_indexes_free(ix);
-        return meanwhile ? meanwhile(arg, err) : 0;
-    }
-    /* one round trip for every statement; the client's task runs until the results */
-    strbuf sql = STRBUF_INIT;
-    for (int i = ix->n - 1; i >= 0; i--) /* in reverse: keys before what depends on them */
-        sb_appendf(&sql, "%s%s", i < ix->n - 1 ? ";\n" : "", ix->create[i]);
-    db_indexes_free(ix);
-    int sent = PQsendQuery(d->conn, sb_str(&sql));
-    sb_free(&sql);
-    if (!sent)
+    if (!PQsendQuery(d->conn, sql))
         return fail(d, NULL, err);
     cps_error why = {0};
     int task_rc = meanwhile ? meanwhile(arg, &why) : 0, rc = 0;
@@ -1157,5 +1146,21 @@ int db_indexes_restore(db *d, db_indexes *ix, db_task meanwhile, void *arg, cps_
             *err = why;
         return task_rc;
     }
+    return rc;
+}
+
+int db_indexes_restore(db *d, db_indexes *ix, db_task meanwhile, void *arg, cps_error *err)
+{
+    if (ix->n == 0) {
+        db_indexes_free(ix);
+        return meanwhile ? meanwhile(arg, err) : 0;
+    }
+    /* one round trip for every statement; the client's task runs until the results */
+    strbuf sql = STRBUF_INIT;
+    for (int i = ix->n - 1; i >= 0; i--) /* in reverse: keys before what depends on them */
+        sb_appendf(&sql, "%s%s", i < ix->n - 1 ? ";\n" : "", ix->create[i]);
+    db_indexes_free(ix);
+    int rc = db_exec_meanwhile(d, sb_str(&sql), meanwhile, arg, err);
+    sb_free(&sql);
     return rc;
 }

@@ -132,6 +132,12 @@ int db_indexes_restore(db *d, db_indexes *ix, db_task meanwhile, void *arg, cps_
 /* Forget the list without building anything (the transaction rolls back). */
 void db_indexes_free(db_indexes *ix);
 
+/* Send sql (complete SQL text, several statements allowed, no results
+ * expected) and run meanwhile (NULL: none) in the client until the results
+ * come; if meanwhile fails, the statements are cancelled and its error is
+ * returned. */
+int db_exec_meanwhile(db *d, const char *sql, db_task meanwhile, void *arg, cps_error *err);
+
 /* Take CPS's session-level advisory lock for the configured schemas, or
  * return CPS_ELOCKED with a message naming the holder. */
 int db_lock(db *d, cps_error *err);

@@ -1404,6 +1404,41 @@ static int read_every_event(stitcher *s, full_pass *p, db *second, int64_t block
     return rc;
 }
 
+static int analyze_other_half(void *second, cps_error *err)
+{
+    return db_exec(second, err, "ANALYZE {ps}.identifiers; ANALYZE {ps}.entities", 0, NULL) < 0
+               ? CPS_ERR
+               : 0;
+}
+
+/*
+ * The planner needs statistics on the rewritten tables for the next steps'
+ * joins right away: autovacuum would analyze them only later. Each ANALYZE
+ * is one backend on one core, so when the events were read on two sessions
+ * the tables are analyzed on two as well, about half the rows each.
+ */
+static int analyze_written(stitcher *s, int sessions, cps_error *err)
+{
+    db *second = NULL;
+    cps_error why = {0};
+    if (sessions > 1 && db_connect(&second, db_config(s->d), &why) < 0) {
+        log_debug(STEP, "analyzing on one session: the second failed (%s)", why.msg);
+        second = NULL;
+    }
+    int n = second ? 2 : 1;
+    char *sql = db_sql(s->d, second ? "ANALYZE {ps}.matching; ANALYZE {attr}.customer_entities"
+                                    : "ANALYZE {ps}.matching; ANALYZE {ps}.identifiers; "
+                                      "ANALYZE {ps}.entities; ANALYZE {attr}.customer_entities");
+    double t0 = now_seconds();
+    int rc = db_exec_meanwhile(s->d, sql, second ? analyze_other_half : NULL, second, err);
+    free(sql);
+    db_close(second);
+    if (rc == 0)
+        log_debug(STEP, "the rewritten tables analyzed in %.3f s on %d session%s",
+                  now_seconds() - t0, n, n > 1 ? "s" : "");
+    return rc;
+}
+
 static int from_scratch(stitcher *s, cps_error *err)
 {
     int64_t expected = db_estimated_rows(s->d, "{ce}.customer_events");
@@ -1482,16 +1517,10 @@ static int from_scratch(stitcher *s, cps_error *err)
             log_warn(STEP, "%u events of event types with a broken expression stay queued",
                      idtab_count(p.held_back));
     }
+    int sessions = p.sessions;
     full_pass_free(&p);
-    /* The planner needs statistics for the next steps' joins right away:
-     * autovacuum would analyze the new tables only later. */
     if (rc == 0)
-        rc = db_exec(s->d, err,
-                     "ANALYZE {ps}.matching; ANALYZE {ps}.identifiers; ANALYZE {ps}.entities; "
-                     "ANALYZE {attr}.customer_entities",
-                     0, NULL) < 0
-                 ? CPS_ERR
-                 : 0;
+        rc = analyze_written(s, sessions, err);
     /* Events queued while the full pass ran are stitched now. */
     return rc == 0 ? incremental(s, err) : rc;
 }

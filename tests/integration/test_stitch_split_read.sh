@@ -47,6 +47,14 @@ assert_contains "$OUT" "on two sessions"
 assert_contains "$OUT" "rows were read ahead into a file" # the held rows' path was taken
 assert_eq 2 "$(sql "SELECT stats#>>'{steps,stitch,read_sessions}' FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")" \
   "the run's record says how many sessions read"
+assert_contains "$OUT" "analyzed in"
+assert_contains "$OUT" "on 2 sessions"
+analyzed() { # the rewritten tables have statistics for the next steps' plans
+  sql "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_stat_user_tables
+        WHERE relname IN ('matching', 'identifiers', 'entities', 'customer_entities')
+          AND schemaname IN ('cdp_ps', 'cdp_attr') AND analyze_count > 0"
+}
+assert_eq "customer_entities,entities,identifiers,matching" "$(analyzed)" "analyzed on two sessions"
 split=$(digests)
 assert_eq "$N" "$(sql "SELECT count(*) FROM cdp_ps.matching")" "every event stitched"
 assert_contains "$OUT" "1 identifier values longer than"
@@ -69,6 +77,7 @@ CPS_SPLIT_READ_BLOCKS=1000000 expect_status 0 cps -v stitch
 assert_contains "$OUT" "from scratch"
 [[ $OUT != *"on two sessions"* ]] || fail "read on two sessions below CPS_SPLIT_READ_BLOCKS"
 assert_eq 1 "$(sql "SELECT stats#>>'{steps,stitch,read_sessions}' FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")"
+assert_contains "$OUT" "on 1 session"
 assert_eq "$split" "$(digests)" "two sessions = one session"
 
 # SIGINT while the first session evaluates a slow payload (the second has
