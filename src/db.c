@@ -1030,28 +1030,32 @@ struct db_indexes {
     char *table; /* qualified, quoted */
     int n;
     char **create; /* statements that build each again, in the order dropped */
+    char **lead;   /* each index's first key column (NULL: not an index) */
     bool keys_kept;
 };
 
 /* Drop one index or constraint (drop, freed) and remember how to build it
  * again (create, kept in ix; freed if the drop fails). */
-static int drop_saving(db *d, db_indexes *ix, char *drop, char *create, cps_error *err)
+static int drop_saving(db *d, db_indexes *ix, char *drop, char *create, const char *lead,
+                       cps_error *err)
 {
     int rc = db_exec_raw(d, err, drop, 0, NULL) < 0 ? (db_interrupted() ? CPS_EINTR : CPS_ERR) : 0;
     free(drop);
-    if (rc == 0)
+    if (rc == 0) {
+        ix->lead[ix->n] = lead ? xstrdup(lead) : NULL;
         ix->create[ix->n++] = create;
-    else
+    } else {
         free(create);
+    }
     return rc;
 }
 
 static int drop_constraint(db *d, db_indexes *ix, const char *table, const char *name,
-                           const char *definition, cps_error *err)
+                           const char *definition, const char *lead, cps_error *err)
 {
     return drop_saving(d, ix, xasprintf("ALTER TABLE %s DROP CONSTRAINT %s", table, name),
                        xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", table, name, definition),
-                       err);
+                       lead, err);
 }
 
 int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *err)
@@ -1063,7 +1067,8 @@ int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *
     PGresult *res = db_query(
         d, err,
         "SELECT i.indexrelid::regclass::text, pg_catalog.pg_get_indexdef(i.indexrelid), "
-        "pg_catalog.quote_ident(c.conname), pg_catalog.pg_get_constraintdef(c.oid) "
+        "pg_catalog.quote_ident(c.conname), pg_catalog.pg_get_constraintdef(c.oid), "
+        "pg_catalog.pg_get_indexdef(i.indexrelid, 1, false) "
         "FROM pg_catalog.pg_index i LEFT JOIN pg_catalog.pg_constraint c "
         "ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u') "
         "WHERE i.indrelid = $1::regclass ORDER BY 1 DESC",
@@ -1089,20 +1094,22 @@ int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *
     db_indexes *ix = xcalloc(1, sizeof *ix);
     ix->table = table;
     ix->create = xcalloc((size_t)PQntuples(res) + (size_t)PQntuples(refs) + 1, sizeof *ix->create);
+    ix->lead = xcalloc((size_t)PQntuples(res) + (size_t)PQntuples(refs) + 1, sizeof *ix->lead);
     for (int i = 0; i < PQntuples(refs); i++)
         if (PQgetvalue(refs, i, 3)[0] != 't')
             ix->keys_kept = true;
     int rc = 0;
     for (int i = 0; i < PQntuples(refs) && !ix->keys_kept && rc == 0; i++)
         rc = drop_constraint(d, ix, PQgetvalue(refs, i, 0), PQgetvalue(refs, i, 1),
-                             PQgetvalue(refs, i, 2), err);
+                             PQgetvalue(refs, i, 2), NULL, err);
     PQclear(refs);
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
         if (PQgetisnull(res, i, 2))
             rc = drop_saving(d, ix, xasprintf("DROP INDEX %s", PQgetvalue(res, i, 0)),
-                             xstrdup(PQgetvalue(res, i, 1)), err);
+                             xstrdup(PQgetvalue(res, i, 1)), PQgetvalue(res, i, 4), err);
         else if (!ix->keys_kept)
-            rc = drop_constraint(d, ix, table, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), err);
+            rc = drop_constraint(d, ix, table, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+                                 PQgetvalue(res, i, 4), err);
     }
     PQclear(res);
     *out = ix;
@@ -1118,13 +1125,15 @@ void db_indexes_free(db_indexes *ix)
 {
     if (!ix)
         return;
-    for (int i = 0; i < ix->n; i++)
+    for (int i = 0; i < ix->n; i++) {
         free(ix->create[i]);
+        free(ix->lead[i]);
+    }
     free(ix->create);
+    free(ix->lead);
     free(ix->table);
     free(ix);
 }
-
 int db_exec_meanwhile(db *d, const char *sql, db_task meanwhile, void *arg, cps_error *err)
 {
     if (!PQsendQuery(d->conn, sql))
@@ -1149,16 +1158,25 @@ int db_exec_meanwhile(db *d, const char *sql, db_task meanwhile, void *arg, cps_
     return rc;
 }
 
-int db_indexes_restore(db *d, db_indexes *ix, db_task meanwhile, void *arg, cps_error *err)
+int db_indexes_restore(db *d, db_indexes *ix, const char *sorted_by, db_task meanwhile, void *arg,
+                       cps_error *err)
 {
     if (ix->n == 0) {
         db_indexes_free(ix);
         return meanwhile ? meanwhile(arg, err) : 0;
     }
-    /* one round trip for every statement; the client's task runs until the results */
+    /* One round trip for every statement; the client's task runs until the
+     * results. An index whose first column is the one the rows went in by
+     * sorts already sorted rows: one backend merely checks the order, while
+     * parallel workers would each sort a share and the leader merge them
+     * again, more slowly. */
     strbuf sql = STRBUF_INIT;
-    for (int i = ix->n - 1; i >= 0; i--) /* in reverse: keys before what depends on them */
-        sb_appendf(&sql, "%s%s", i < ix->n - 1 ? ";\n" : "", ix->create[i]);
+    for (int i = ix->n - 1; i >= 0; i--) { /* in reverse: keys before what depends on them */
+        bool sorted = sorted_by && ix->lead[i] && strcmp(ix->lead[i], sorted_by) == 0;
+        sb_appendf(&sql, "%s%s%s%s", i < ix->n - 1 ? ";\n" : "",
+                   sorted ? "SET LOCAL max_parallel_maintenance_workers = 0;\n" : "", ix->create[i],
+                   sorted ? ";\nSET LOCAL max_parallel_maintenance_workers TO DEFAULT" : "");
+    }
     db_indexes_free(ix);
     int rc = db_exec_meanwhile(d, sb_str(&sql), meanwhile, arg, err);
     sb_free(&sql);

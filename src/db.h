@@ -125,10 +125,14 @@ int db_indexes_drop(db *d, const char *table_tmpl, db_indexes **out, cps_error *
 /* Did db_indexes_drop keep the table's keys (see above)? Then the table is
  * still referenced: it cannot be truncated. */
 bool db_indexes_keys_kept(const db_indexes *ix);
-/* meanwhile (NULL: none) runs in the client while the server builds them;
- * if it fails, the builds are cancelled and its error is returned. */
+/* sorted_by (NULL: none) names the column the rows were loaded in order of:
+ * indexes that begin with it are built by one backend, the others in
+ * parallel as the server's settings allow. meanwhile (NULL: none) runs in
+ * the client while the server builds them; if it fails, the builds are
+ * cancelled and its error is returned. */
 typedef int (*db_task)(void *arg, cps_error *err);
-int db_indexes_restore(db *d, db_indexes *ix, db_task meanwhile, void *arg, cps_error *err);
+int db_indexes_restore(db *d, db_indexes *ix, const char *sorted_by, db_task meanwhile, void *arg,
+                       cps_error *err);
 /* Forget the list without building anything (the transaction rolls back). */
 void db_indexes_free(db_indexes *ix);
 

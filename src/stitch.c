@@ -1124,15 +1124,16 @@ static int fill_identifiers(db_copy *c, const full_pass *p, cps_error *err)
 /* COPY into an empty table through the filler, without its indexes
  * (rebuilt after the load: random keys such as entity ids make row-by-row
  * index maintenance the dominant cost of a full pass) nor the foreign keys
- * that reference it (added back after them); meanwhile (if any) prepares the
- * next table's rows while the server builds them. The table is truncated in
+ * that reference it (added back after them); the filler's rows come in
+ * order of the column sorted_by; meanwhile (if any) prepares the next
+ * table's rows while the server builds them. The table is truncated in
  * this transaction (truncate: here, once nothing references it), so its rows
  * go in frozen, its pages all-visible: nobody has to come back later to set
  * hint bits or freeze them, i.e. to write the table again. (Where a table
  * cps does not own references it, its keys stay: no truncation, no FREEZE.)
  * The rows travel in the binary format: the server parses no text. */
-static int copy_all(full_pass *p, const char *table, const char *columns, bool truncate,
-                    table_filler fill, db_task meanwhile, cps_error *err)
+static int copy_all(full_pass *p, const char *table, const char *columns, const char *sorted_by,
+                    bool truncate, table_filler fill, db_task meanwhile, cps_error *err)
 {
     db *d = p->s->d;
     double t0 = now_seconds();
@@ -1170,7 +1171,7 @@ static int copy_all(full_pass *p, const char *table, const char *columns, bool t
     }
     double t1 = now_seconds();
     if (rc == 0)
-        rc = db_indexes_restore(d, ix, meanwhile, p->g, err);
+        rc = db_indexes_restore(d, ix, sorted_by, meanwhile, p->g, err);
     else
         db_indexes_free(ix); /* the failed transaction rolls the drop back */
     log_debug(STEP, "%s: %lld rows copied in %.3f s, indexes built in %.3f s", table,
@@ -1217,8 +1218,8 @@ static int copy_customer_entities(full_pass *p, cps_error *err)
         rc = cps_error_set(err, "unexpected now() text \"%s\" from the database", text);
     free(text);
     if (rc == 0)
-        rc = copy_all(p, "{attr}.customer_entities", "id, created, modified, calculated", true,
-                      fill_customer_entities, NULL, err);
+        rc = copy_all(p, "{attr}.customer_entities", "id, created, modified, calculated", "id",
+                      true, fill_customer_entities, NULL, err);
     return rc;
 }
 
@@ -1232,15 +1233,15 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
     db_copy *c;
     /* identifiers first: their strings are the graph's largest part, freed next */
     if (exec_all(s->d, err, truncate, 1) < 0 ||
-        copy_all(p, "{ps}.identifiers", "attribute_id, value, customer_entity_id", false,
-                 fill_identifiers, sort_events, err) < 0)
+        copy_all(p, "{ps}.identifiers", "attribute_id, value, customer_entity_id",
+                 "customer_entity_id", false, fill_identifiers, sort_events, err) < 0)
         return CPS_ERR;
     s->identifiers_new += fg_identifier_count(g);
     fg_release_identifiers(g);
-    if (copy_all(p, "{ps}.matching", "customer_event_id, customer_entity_id", false, fill_matching,
-                 gather_entities, err) < 0 ||
-        copy_all(p, "{ps}.entities", "id, first_event_time, first_event_id", false, fill_entities,
-                 NULL, err) < 0)
+    if (copy_all(p, "{ps}.matching", "customer_event_id, customer_entity_id", "customer_entity_id",
+                 false, fill_matching, gather_entities, err) < 0 ||
+        copy_all(p, "{ps}.entities", "id, first_event_time, first_event_id", "id", false,
+                 fill_entities, NULL, err) < 0)
         return CPS_ERR;
     s->entities_new += (int64_t)fg_entity_count(g);
 
