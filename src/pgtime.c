@@ -50,15 +50,16 @@ static int digits(const char **p, const char *end, int n, int64_t *v)
     return 0;
 }
 
-int pgtime_parse(const char *s, size_t len, int64_t *out)
+int pgtime_parse_days(const char *s, size_t len, int64_t *days, int64_t *usec_of_day)
 {
     const char *p = s, *end = s + len;
+    *usec_of_day = 0;
     if (len == 8 && !memcmp(s, "infinity", 8)) {
-        *out = PGTIME_INFINITY;
+        *days = INT64_MAX;
         return 0;
     }
     if (len == 9 && !memcmp(s, "-infinity", 9)) {
-        *out = PGTIME_NINF;
+        *days = INT64_MIN;
         return 0;
     }
     int64_t year, mon, day, hh = 0, mm = 0, ss = 0, usec = 0;
@@ -109,14 +110,34 @@ int pgtime_parse(const char *s, size_t len, int64_t *out)
     }
     if (p != end || mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 24 || mm > 59 || ss > 60)
         return -1;
+    /* PostgreSQL's dates end in 5874897 AD */
+    if (year > 6000000 || year < -6000000)
+        return -1;
+    int64_t d = days_from_civil(year, (int)mon, (int)day);
+    int64_t u = ((hh * 60 + mm) * 60 + ss - offset) * INT64_C(1000000) + usec;
+    d += u / USECS_PER_DAY; /* an offset can move it to the day before or after */
+    u %= USECS_PER_DAY;
+    if (u < 0) {
+        u += USECS_PER_DAY;
+        d--;
+    }
+    *days = d;
+    *usec_of_day = u;
+    return 0;
+}
+
+int pgtime_parse(const char *s, size_t len, int64_t *out)
+{
+    int64_t days, usec, t;
+    if (pgtime_parse_days(s, len, &days, &usec) != 0)
+        return -1;
+    if (days == INT64_MAX || days == INT64_MIN) {
+        *out = days == INT64_MAX ? PGTIME_INFINITY : PGTIME_NINF;
+        return 0;
+    }
     /* beyond PostgreSQL's timestamps (294276 AD; dates go further) the
      * microseconds would overflow: not representable here */
-    if (year > 300000 || year < -300000)
-        return -1;
-    int64_t days = days_from_civil(year, (int)mon, (int)day), t;
-    if (__builtin_mul_overflow(days, USECS_PER_DAY, &t) ||
-        __builtin_add_overflow(t, ((hh * 60 + mm) * 60 + ss - offset) * INT64_C(1000000) + usec,
-                               &t) ||
+    if (__builtin_mul_overflow(days, USECS_PER_DAY, &t) || __builtin_add_overflow(t, usec, &t) ||
         t >= PGTIME_INFINITY || t <= PGTIME_NINF)
         return -1;
     *out = t;

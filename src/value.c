@@ -102,9 +102,12 @@ int value_cmp(value_kind k, const char *a, size_t alen, const char *b, size_t bl
     case VK_BOOL:
         return (alen && a[0] == 't') - (blen && b[0] == 't');
     case VK_TIME: {
-        int64_t x, y;
+        int64_t x, y, xu, yu;
         if (pgtime_parse(a, alen, &x) == 0 && pgtime_parse(b, blen, &y) == 0)
             return x < y ? -1 : x > y;
+        /* dates beyond the microseconds' range (past 294276 AD) */
+        if (pgtime_parse_days(a, alen, &x, &xu) == 0 && pgtime_parse_days(b, blen, &y, &yu) == 0)
+            return x != y ? (x < y ? -1 : 1) : (xu < yu ? -1 : xu > yu);
         return bytes_cmp(a, alen, b, blen);
     }
     case VK_TEXT:

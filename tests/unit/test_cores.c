@@ -94,6 +94,23 @@ static void pgtime_round_trips(void **state)
     /* PostgreSQL's dates reach 5874897 AD; microseconds do not (found by fuzzing) */
     assert_int_equal(pgtime_parse("5874897-12-31", 13, &t), -1);
     assert_int_equal(pgtime_parse("294276-12-31 23:59:59", 21, &t), 0);
+    /* ... which pgtime_parse_days reaches, with the microseconds into the day */
+    int64_t days, usec, days2, usec2;
+    assert_int_equal(pgtime_parse_days("5874897-12-31", 13, &days, &usec), 0);
+    assert_int_equal(pgtime_parse_days("300001-01-01 00:00:01", 21, &days2, &usec2), 0);
+    assert_true(days > days2);
+    assert_int_equal(usec, 0);
+    assert_int_equal(usec2, 1000000);
+    assert_int_equal(pgtime_parse_days("2000-01-01 00:30:00+01", 22, &days, &usec), 0);
+    assert_int_equal(days, -1); /* the offset moves it to the day before */
+    assert_int_equal(usec, INT64_C(84600000000));
+    assert_int_equal(pgtime_parse_days("1999-12-31 23:59:59.5", 21, &days, &usec), 0);
+    assert_true(days * INT64_C(86400000000) + usec == parse("1999-12-31 23:59:59.5"));
+    assert_int_equal(pgtime_parse_days("infinity", 8, &days, &usec), 0);
+    assert_true(days == INT64_MAX);
+    assert_int_equal(pgtime_parse_days("-infinity", 9, &days, &usec), 0);
+    assert_true(days == INT64_MIN);
+    assert_int_equal(pgtime_parse_days("7000000-01-01", 13, &days, &usec), -1);
 }
 
 static void idtab_interns(void **state)
