@@ -1134,6 +1134,7 @@ void db_indexes_free(db_indexes *ix)
     free(ix->table);
     free(ix);
 }
+
 int db_exec_meanwhile(db *d, const char *sql, db_task meanwhile, void *arg, cps_error *err)
 {
     if (!PQsendQuery(d->conn, sql))
