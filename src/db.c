@@ -21,8 +21,11 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The lock key: a CPS constant and a hash of the schema names. */
+/* CPS's advisory locks: one per schema it writes, keyed on a CPS constant
+ * and a hash of the schema's name (the lock is per database already). */
 #define LOCK_CLASS "1129336883" /* 'CPS3' */
+#define LOCK_KEY   "(" LOCK_CLASS ", pg_catalog.hashtext($1))"
+#define MAX_LOCKS  3 /* ps, attr and cdp schemas */
 
 /* COPY FROM STDIN sends its rows in pieces smaller than a socket's buffer
  * (~200 kB): cps formats the next piece while the server parses the last.
@@ -35,7 +38,8 @@
 
 struct db {
     PGconn *conn;
-    char *lock_key; /* set while this session holds CPS's advisory lock */
+    char *locks[MAX_LOCKS]; /* schemas whose advisory lock this session holds */
+    int nlocks;
     PGcancel *cancel;
     int slot; /* index in cancel_slots */
     cps_schemas schemas;
@@ -290,22 +294,31 @@ int db_connect(db **out, const cps_config *cfg, cps_error *err)
     return 0;
 }
 
+/* Release every advisory lock this session holds (db_lock); the list is
+ * emptied even when the connection is gone (and the locks with it). */
+static void unlock_all(db *d)
+{
+    for (int i = d->nlocks - 1; i >= 0; i--) {
+        if (PQstatus(d->conn) == CONNECTION_OK) {
+            const char *params[] = {d->locks[i]};
+            PGresult *res = PQexecParams(d->conn, "SELECT pg_catalog.pg_advisory_unlock" LOCK_KEY,
+                                         1, NULL, params, NULL, NULL, 0);
+            PQclear(res);
+        }
+        free(d->locks[i]);
+    }
+    d->nlocks = 0;
+}
+
 void db_close(db *d)
 {
     if (!d)
         return;
-    if (d->lock_key && PQstatus(d->conn) == CONNECTION_OK) {
-        /* release it now: the backend may outlive the connection by a moment,
-         * and the next CPS must not find the lock still taken */
-        const char *params[] = {d->lock_key};
+    /* release the locks now: the backend may outlive the connection by a
+     * moment, and the next CPS must not find them still taken */
+    if (d->nlocks && PQstatus(d->conn) == CONNECTION_OK)
         db_rollback(d);
-        PGresult *res = PQexecParams(d->conn,
-                                     "SELECT pg_catalog.pg_advisory_unlock(" LOCK_CLASS
-                                     ", pg_catalog.hashtext($1))",
-                                     1, NULL, params, NULL, NULL, 0);
-        PQclear(res);
-    }
-    free(d->lock_key);
+    unlock_all(d);
     if (d->slot >= 0)
         cancel_slots[d->slot] = NULL;
     PQfreeCancel(d->cancel);
@@ -987,43 +1000,92 @@ void db_copy_in_abort(db_copy *c)
     free(c);
 }
 
+/* The rows of pg_locks that are CPS's lock on schema $1 in this database. */
+#define LOCK_ROWS                                                                                  \
+    "FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.database = "     \
+    "(SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) "      \
+    "AND l.classid = " LOCK_CLASS "::oid AND l.objid = pg_catalog.hashtext($1)::oid "              \
+    "AND l.objsubid = 2"
+
+/* The configuration keys that name `schema` among the written ones, for
+ * messages: "ps_schema", or "ps_schema and cdp_schema" (caller frees). */
+static char *schema_keys(const cps_config *cfg, const char *schema)
+{
+    const char *names[MAX_LOCKS] = {cfg->ps_schema, cfg->attr_schema, cfg->cdp_schema};
+    static const char *const keys[MAX_LOCKS] = {"ps_schema", "attr_schema", "cdp_schema"};
+    strbuf sb = STRBUF_INIT;
+    for (int i = 0; i < MAX_LOCKS; i++)
+        if (!strcmp(names[i], schema))
+            sb_appendf(&sb, "%s%s", sb.len ? " and " : "", keys[i]);
+    return sb_detach(&sb);
+}
+
 int db_lock(db *d, cps_error *err)
 {
     const cps_config *cfg = d->cfg;
-    char *key =
-        xasprintf("%s|%s|%s|%s", cfg->cdp_schema, cfg->ce_schema, cfg->ps_schema, cfg->attr_schema);
-    const char *params[] = {key};
-    char *got = NULL;
-    int rc = db_query_value(d, err, &got, NULL,
-                            "SELECT pg_catalog.pg_try_advisory_lock(" LOCK_CLASS
-                            ", pg_catalog.hashtext($1))",
-                            1, params);
-    if (rc < 0) {
-        free(key);
+    /* ce is only read; the configuration may name one schema twice (ps = cdp) */
+    const char *schemas[MAX_LOCKS] = {cfg->ps_schema, cfg->attr_schema, cfg->cdp_schema};
+    for (int i = 0; i < MAX_LOCKS; i++) {
+        int taken = 0;
+        for (int j = 0; j < d->nlocks; j++)
+            taken |= !strcmp(d->locks[j], schemas[i]);
+        if (taken)
+            continue;
+        const char *params[] = {schemas[i]};
+        char *got = NULL;
+        int rc = db_query_value(d, err, &got, NULL,
+                                "SELECT pg_catalog.pg_try_advisory_lock" LOCK_KEY, 1, params);
+        int locked = rc == 0 && got && !strcmp(got, "t");
+        free(got);
+        if (locked) {
+            d->locks[d->nlocks++] = xstrdup(schemas[i]);
+            continue;
+        }
+        if (rc == 0) {
+            char *holder = NULL;
+            cps_error ignored;
+            db_lock_holder(d, schemas[i], &holder, &ignored);
+            char *keys = schema_keys(cfg, schemas[i]);
+            cps_error_set(err,
+                          "another CPS (%s) is working on schema %s (this configuration's %s); "
+                          "only one CPS at a time may write a schema: wait for it to finish, or "
+                          "stop it first",
+                          holder ? holder : "connection unknown", schemas[i], keys);
+            free(keys);
+            free(holder);
+            rc = CPS_ELOCKED;
+        }
+        /* all or nothing: give back the locks already taken */
+        unlock_all(d);
         return rc;
     }
-    int locked = got && !strcmp(got, "t");
-    free(got);
-    if (locked) {
-        d->lock_key = key;
-        return 0;
-    }
-    char *holder = NULL;
-    db_query_value(d, err, &holder, NULL,
-                   "SELECT 'pid ' || a.pid || ', running since ' || "
-                   "to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS') || ' UTC' "
-                   "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid) "
-                   "WHERE l.locktype = 'advisory' AND l.classid = " LOCK_CLASS
-                   "::oid AND l.objid = pg_catalog.hashtext($1)::oid AND l.granted LIMIT 1",
-                   1, params);
-    cps_error_set(err,
-                  "another CPS (%s) is working on schemas %s, %s, %s, %s; wait for it to "
-                  "finish, or stop it first",
-                  holder ? holder : "connection unknown", cfg->cdp_schema, cfg->ce_schema,
-                  cfg->ps_schema, cfg->attr_schema);
-    free(holder);
-    free(key);
-    return CPS_ELOCKED;
+    return 0;
+}
+
+int db_lock_holder(db *d, const char *schema, char **holder, cps_error *err)
+{
+    const char *params[] = {schema};
+    *holder = NULL;
+    return db_query_value(
+        d, err, holder, NULL,
+        "SELECT 'pid ' || l.pid || coalesce(', running since ' || "
+        "(SELECT pg_catalog.to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS') "
+        "FROM pg_catalog.pg_stat_activity a WHERE a.pid = l.pid) || ' UTC', '') " LOCK_ROWS
+        " AND l.pid <> pg_catalog.pg_backend_pid() ORDER BY l.pid LIMIT 1",
+        1, params);
+}
+
+int db_lock_held(db *d, const char *schema, bool *held, cps_error *err)
+{
+    const char *params[] = {schema};
+    char *v = NULL;
+    int rc = db_query_value(d, err, &v, NULL,
+                            "SELECT EXISTS (SELECT 1 " LOCK_ROWS
+                            " AND l.pid = pg_catalog.pg_backend_pid())",
+                            1, params);
+    *held = rc == 0 && v && !strcmp(v, "t");
+    free(v);
+    return rc;
 }
 
 struct db_indexes {

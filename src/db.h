@@ -142,9 +142,17 @@ void db_indexes_free(db_indexes *ix);
  * returned. */
 int db_exec_meanwhile(db *d, const char *sql, db_task meanwhile, void *arg, cps_error *err);
 
-/* Take CPS's session-level advisory lock for the configured schemas, or
- * return CPS_ELOCKED with a message naming the holder. */
+/* Take CPS's session-level advisory locks, one per schema it writes (the
+ * ps, attr and cdp schemas; ce is only read), all or none: if another
+ * session holds any of them, give back those taken and return CPS_ELOCKED
+ * with a message naming the holder and the schema. db_close releases them. */
 int db_lock(db *d, cps_error *err);
+/* Which other session holds CPS's lock on `schema` (a raw name) in this
+ * database: "pid N, running since ..." in *holder (caller frees), or NULL
+ * when none does. */
+int db_lock_holder(db *d, const char *schema, char **holder, cps_error *err);
+/* Does this session hold CPS's lock on `schema`? (asks pg_locks) */
+int db_lock_held(db *d, const char *schema, bool *held, cps_error *err);
 
 /* Install SIGINT/SIGTERM handlers that cancel running statements. */
 void db_signals_install(void);

@@ -68,7 +68,18 @@ static const char *step_prefix(const char *name, char *buf, size_t n)
 
 static int record_start(run_ctx *ctx, const char *command, cps_error *err)
 {
-    /* We hold the lock, so any other run still marked running has died. */
+    /* Holding the ps schema's lock, we know that any other run still marked
+     * running in its runs table has died. Without it, such a run may be alive:
+     * then leave it alone (db_lock takes the lock first; this is the proof). */
+    bool held = false;
+    if (db_lock_held(ctx->d, ctx->cfg->ps_schema, &held, err) < 0)
+        return CPS_ERR;
+    if (!held)
+        return cps_error_set(err,
+                             "this CPS does not hold the lock on schema %s, so it cannot tell "
+                             "whether the runs marked running in %s.runs are still alive; "
+                             "nothing was changed (a bug in CPS: please report it)",
+                             ctx->cfg->ps_schema, ctx->cfg->ps_schema);
     if (db_exec(ctx->d, err,
                 "UPDATE {ps}.runs SET status = 'aborted', finished_at = coalesce(finished_at, "
                 "now()) WHERE status = 'running'",

@@ -99,7 +99,7 @@ assert_eq "$BEFORE" "$(table_digest $CONFIG)" "table unchanged"
 
 # --- the lock: another CPS at work means exit 3 and no change ---------------
 coproc HOLD { psql -X -q -At 2>&1; }
-echo "SELECT pg_advisory_lock(1129336883, hashtext('public|cdp_ce|cdp_ps|cdp_attr')); SELECT 'locked';" >&"${HOLD[1]}"
+echo "SELECT pg_advisory_lock(1129336883, hashtext('cdp_ps')); SELECT 'locked';" >&"${HOLD[1]}"
 read -r line <&"${HOLD[0]}"
 read -r line <&"${HOLD[0]}"
 assert_eq locked "$line"
