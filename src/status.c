@@ -2,7 +2,8 @@
  * status — the report of `cps status` (see status.h).
  *
  * One read-only connection (application_name 'Meiro CPS' like every CPS
- * connection, but without CPS's lock) and one small query per line. Each
+ * connection, but without CPS's locks) and one small query per line; a CPS
+ * is running while its lock on the ps schema is held (pg_locks). Each
  * line first checks that its table exists, and every query gives up after
  * LOCK_WAIT if a running CPS holds the table (e.g. while stitching from
  * scratch), so the report is never stuck behind a run.
@@ -90,33 +91,47 @@ static int line(report *r, const char *label, const char *schema, const char *ta
     return 0;
 }
 
-/* Is a CPS working on these schemas right now? */
+/*
+ * Is a CPS working on these schemas right now? One is while another session
+ * holds CPS's lock on the ps schema (pg_locks): a run marked running without
+ * it has died. Other CPS sessions connected to the database (working on
+ * other schemas, say) tell nothing about this one.
+ */
 static int print_running(report *r, cps_error *err)
 {
+    const char *ps = r->cfg->ps_schema;
+    char *holder = NULL;
+    if (db_lock_holder(r->d, ps, &holder, err) < 0)
+        return CPS_ERR;
     PGresult *res =
         db_query(r->d, err,
                  "SELECT r.id, to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
-                 "extract(epoch FROM now() - r.started_at), coalesce(r.stats->>'command', ''), "
-                 "(SELECT count(*) FROM pg_catalog.pg_stat_activity a WHERE a.application_name = "
-                 "'Meiro CPS' AND a.pid <> pg_catalog.pg_backend_pid() AND a.datname = "
-                 "pg_catalog.current_database()) "
+                 "extract(epoch FROM now() - r.started_at), coalesce(r.stats->>'command', '') "
                  "FROM {ps}.runs r WHERE r.status = 'running' ORDER BY r.id DESC LIMIT 1",
                  0, NULL);
-    if (!res)
+    if (!res) {
+        free(holder);
         return CPS_ERR;
+    }
     char buf[64];
-    if (PQntuples(res) == 0)
+    if (PQntuples(res) == 0 && !holder)
         fprintf(r->out, LABEL_FMT "no\n", "Running now:");
-    else if (strtol(PQgetvalue(res, 0, 4), NULL, 10) > 0)
-        fprintf(r->out, LABEL_FMT "yes: run %s (%s), started %s UTC, %s ago\n",
+    else if (PQntuples(res) == 0)
+        fprintf(r->out,
+                LABEL_FMT "yes: a CPS (%s) holds the lock on schema %s but has recorded no run "
+                          "yet (cps init, or a run starting)\n",
+                "Running now:", holder, ps);
+    else if (holder)
+        fprintf(r->out, LABEL_FMT "yes: run %s (%s), started %s UTC, %s ago (%s)\n",
                 "Running now:", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 1),
-                duration(strtod(PQgetvalue(res, 0, 2), NULL), buf, sizeof buf));
+                duration(strtod(PQgetvalue(res, 0, 2), NULL), buf, sizeof buf), holder);
     else
         fprintf(r->out,
-                LABEL_FMT "no (run %s is marked running but no CPS is connected: it died; "
-                          "the next run marks it aborted and continues its work)\n",
-                "Running now:", PQgetvalue(res, 0, 0));
+                LABEL_FMT "no (run %s is marked running but no CPS holds the lock on schema %s: "
+                          "it died; the next run marks it aborted and continues its work)\n",
+                "Running now:", PQgetvalue(res, 0, 0), ps);
     PQclear(res);
+    free(holder);
     return 0;
 }
 

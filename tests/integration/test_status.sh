@@ -82,11 +82,33 @@ assert_contains "$OUT" "problem: ATTR: three"
 assert_contains "$OUT" "... and 2 more problems"
 [[ $OUT != *"ATTR: four"* ]] || fail "too many problems listed"
 
-# A run marked running with no CPS connected died.
+# A run marked running while no CPS holds the lock on its ps schema died,
+# even while other CPS sessions (working on other schemas, say) are connected.
 sql "INSERT INTO cdp_ps.runs (started_at, status, stats) VALUES (now(), 'running', '{\"command\": \"run\"}')"
+dead=$(sql "SELECT max(id) FROM cdp_ps.runs")
 expect_status 0 cps status
-assert_contains "$OUT" "is marked running but no CPS is connected"
+assert_contains "$OUT" "Running now:           no (run $dead is marked running but no CPS holds the lock on schema cdp_ps: it died"
+coproc OTHER { PGAPPNAME="Meiro CPS" psql -X -q -At 2>&1; }
+other_pid=$OTHER_PID
+echo "SELECT pg_backend_pid();" >&"${OTHER[1]}"
+read -r other <&"${OTHER[0]}"
+expect_status 0 cps status
+assert_contains "$OUT" "Running now:           no (run $dead is marked running but no CPS holds the lock on schema cdp_ps: it died"
+# The lock's holder is the run's CPS (here: that session takes it).
+echo "SELECT pg_advisory_lock(1129336883, hashtext('cdp_ps')); SELECT 'locked';" >&"${OTHER[1]}"
+read -r _ <&"${OTHER[0]}"
+read -r line <&"${OTHER[0]}"
+assert_eq locked "$line"
+expect_status 0 cps status
+assert_contains "$OUT" "Running now:           yes: run $dead (run), started "
+assert_contains "$OUT" "(pid $other, running since "
+# A CPS holding the lock before it records its run (cps init, a run starting).
 sql "UPDATE cdp_ps.runs SET status = 'aborted' WHERE status = 'running'"
+expect_status 0 cps status
+assert_contains "$OUT" "Running now:           yes: a CPS (pid $other, running since "
+assert_contains "$OUT" "holds the lock on schema cdp_ps but has recorded no run yet"
+echo "\\q" >&"${OTHER[1]}"
+wait "$other_pid" 2>/dev/null || true
 
 # Re-stitch from scratch: the queue dropped, then recreated with the flag set.
 sql "DROP TABLE cdp_ps.customer_events_to_process"
