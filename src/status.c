@@ -24,6 +24,8 @@ typedef struct report {
     db *d;
     const cps_config *cfg;
     FILE *out;
+    bool restitch;      /* the next run stitches every event from scratch */
+    long long entities; /* rows of {ps}.entities, -1 if unknown */
 } report;
 
 /* Does schema.name exist? (-1 on error) */
@@ -146,6 +148,7 @@ static int print_queue(report *r, cps_error *err)
     int queue = exists(r, c->ps_schema, "customer_events_to_process", err);
     if (queue < 0)
         return CPS_ERR;
+    r->restitch = restitch || !queue;
     if (!queue) {
         fprintf(r->out,
                 LABEL_FMT "all events: the queue table %s.customer_events_to_process does not "
@@ -171,7 +174,7 @@ static int print_stitching(report *r, cps_error *err)
         line(r, "Stitched events:", ps, "matching", "SELECT count(*) FROM {ps}.matching", 0, NULL,
              NULL, NULL, err) < 0 ||
         line(r, "Entities:", ps, "entities", "SELECT count(*) FROM {ps}.entities", 0, NULL, NULL,
-             NULL, err) < 0 ||
+             &r->entities, err) < 0 ||
         line(r, "Merges:", ps, "entity_merges", "SELECT count(*) FROM {ps}.entity_merges", 0, NULL,
              " entity ids absorbed by others", NULL, err) < 0)
         return CPS_ERR;
@@ -187,21 +190,85 @@ static int print_stitching(report *r, cps_error *err)
     return 0;
 }
 
-/* Attributes: definitions and entities due for calculation (SPEC §4.5). */
+/*
+ * Attributes: definitions and entities due for calculation (SPEC §4.5).
+ * Besides the due rows of customer_entities, the next run calculates every
+ * entity after a re-stitch from scratch, and recreates (and calculates) the
+ * entities whose rows someone removed from customer_entities (the
+ * entities_resync flag): that many as {ps}.entities has rows more. Both
+ * come from flags and counts the report has anyway: no scan of its own.
+ */
 static int print_attributes(report *r, cps_error *err)
 {
-    const char *attr = r->cfg->attr_schema;
-    char hours[32];
-    snprintf(hours, sizeof hours, "%.6f", r->cfg->recalculate_after_hours);
-    const char *params[] = {hours};
-    if (line(r, "Attributes defined:", attr, "attributes", "SELECT count(*) FROM {attr}.attributes",
-             0, NULL, NULL, NULL, err) < 0)
+    const cps_config *c = r->cfg;
+    if (line(r, "Attributes defined:", c->attr_schema, "attributes",
+             "SELECT count(*) FROM {attr}.attributes", 0, NULL, NULL, NULL, err) < 0)
         return CPS_ERR;
-    return line(r, "Entities due:", attr, "customer_entities",
-                "SELECT count(*) FILTER (WHERE calculated IS NULL OR modified > calculated OR "
-                "calculated < now() - $1::float8 * interval '1 hour') || ' of ' || count(*) || "
-                "' entities with attributes' FROM {attr}.customer_entities",
-                1, params, NULL, NULL, err);
+    if (r->restitch) {
+        fprintf(r->out,
+                LABEL_FMT "every entity: the next run stitches every event from scratch, then "
+                          "calculates the attributes of every entity\n",
+                "Entities due:");
+        return 0;
+    }
+    int resync = 0;
+    int state = exists(r, c->ps_schema, "state", err);
+    if (state < 0 || (state && schema_state_get(r->d, STATE_ENTITIES_RESYNC, &resync, err) < 0))
+        return CPS_ERR;
+    const char *attr = c->attr_schema;
+    int there = exists(r, attr, "customer_entities", err);
+    if (there < 0)
+        return CPS_ERR;
+    if (!there) {
+        fprintf(r->out, LABEL_FMT "- (table %s.customer_entities does not exist)\n",
+                "Entities due:", attr);
+        return 0;
+    }
+    char hours[32];
+    snprintf(hours, sizeof hours, "%.6f", c->recalculate_after_hours);
+    const char *params[] = {hours};
+    cps_error e;
+    PGresult *res = db_query(r->d, &e,
+                             "SELECT count(*) FILTER (WHERE calculated IS NULL OR "
+                             "modified > calculated OR "
+                             "calculated < now() - $1::float8 * interval '1 hour'), count(*) "
+                             "FROM {attr}.customer_entities",
+                             1, params);
+    if (!res) {
+        if (!busy(&e)) {
+            *err = e;
+            return CPS_ERR;
+        }
+        fprintf(r->out,
+                LABEL_FMT "? (%s.customer_entities is busy: a running CPS is rewriting it)\n",
+                "Entities due:", attr);
+        return 0;
+    }
+    long long due = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    long long rows = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    long long missing = resync && r->entities > rows ? r->entities - rows : 0;
+    if (resync && r->entities < 0)
+        fprintf(r->out,
+                LABEL_FMT "%lld of %lld entities with attributes, and any missing from "
+                          "%s.customer_entities (rows removed): the next run recreates and "
+                          "calculates them too\n",
+                "Entities due:", due, rows, attr);
+    else if (missing && rows == 0)
+        fprintf(r->out,
+                LABEL_FMT "all %lld entities: %s.customer_entities is empty, so the next run "
+                          "recreates every entity and calculates its attributes\n",
+                "Entities due:", missing, attr);
+    else if (missing)
+        fprintf(r->out,
+                LABEL_FMT "%lld of %lld entities with attributes, and %lld missing from "
+                          "%s.customer_entities (rows removed): the next run recreates and "
+                          "calculates them too\n",
+                "Entities due:", due, rows, missing, attr);
+    else
+        fprintf(r->out, LABEL_FMT "%lld of %lld entities with attributes\n", "Entities due:", due,
+                rows);
+    return 0;
 }
 
 /* One cache's size and age, or why it has none. */
@@ -341,7 +408,7 @@ static int print_report(report *r, cps_error *err)
 
 int status_print(const cps_config *cfg, FILE *out, cps_error *err)
 {
-    report r = {.cfg = cfg, .out = out};
+    report r = {.cfg = cfg, .out = out, .entities = -1};
     if (db_connect(&r.d, cfg, err) < 0)
         return CPS_ERR;
     int rc = print_report(&r, err);

@@ -2,7 +2,8 @@
  * status — `cps status` (SPEC §1.2): a short report for an operator of what
  * CPS has done and has still to do: whether a CPS is running, the queue
  * (and a pending re-stitch from scratch), stitched events, entities, merges,
- * set-aside events, attributes, entities due for calculation, each cache's
+ * set-aside events, attributes, entities due for calculation (counting those
+ * a pending re-stitch or removed customer_entities rows bring), each cache's
  * age, and the last runs with their durations, problems and errors.
  *
  * It takes no lock and changes nothing, so it works while another CPS runs;

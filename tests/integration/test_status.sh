@@ -110,13 +110,42 @@ assert_contains "$OUT" "holds the lock on schema cdp_ps but has recorded no run 
 echo "\\q" >&"${OTHER[1]}"
 wait "$other_pid" 2>/dev/null || true
 
-# Re-stitch from scratch: the queue dropped, then recreated with the flag set.
+# Attributes from scratch (the README's runbook): customer_entities emptied,
+# every entity is due all the same; rows deleted by hand are due too.
+entities=$(count cdp_ps.entities)
+[[ $entities -gt 10 ]] || fail "too few entities for this test: $entities"
+sql "SET client_min_messages = warning; TRUNCATE TABLE cdp_attr.customer_entities CASCADE"
+expect_status 0 cps status
+status=$OUT
+assert_eq "all $entities entities: cdp_attr.customer_entities is empty, so the next run recreates every entity and calculates its attributes" \
+  "$(field "Entities due")"
+expect_status 0 cps attributes
+expect_status 0 cps status
+status=$OUT
+assert_eq "0 of $entities entities with attributes" "$(field "Entities due")"
+sql "DELETE FROM cdp_attr.customer_entities WHERE id IN (SELECT id FROM cdp_attr.customer_entities ORDER BY id LIMIT 4)"
+sql "UPDATE cdp_attr.customer_entities SET calculated = NULL WHERE id IN (SELECT id FROM cdp_attr.customer_entities ORDER BY id LIMIT 2)"
+expect_status 0 cps status
+status=$OUT
+assert_eq "2 of $((entities - 4)) entities with attributes, and 4 missing from cdp_attr.customer_entities (rows removed): the next run recreates and calculates them too" \
+  "$(field "Entities due")"
+expect_status 0 cps attributes
+assert_eq "$entities" "$(count cdp_attr.customer_entities)" "entities recreated"
+
+# Re-stitch from scratch: the queue dropped, then recreated with the flag set;
+# every entity is calculated after it.
 sql "DROP TABLE cdp_ps.customer_events_to_process"
 expect_status 0 cps status
-assert_contains "$OUT" "all events: the queue table cdp_ps.customer_events_to_process does not exist"
+status=$OUT
+assert_contains "$status" "all events: the queue table cdp_ps.customer_events_to_process does not exist"
+assert_eq "every entity: the next run stitches every event from scratch, then calculates the attributes of every entity" \
+  "$(field "Entities due")"
 expect_status 0 cps init
 expect_status 0 cps status
-assert_contains "$OUT" "all events: re-stitch from scratch pending"
+status=$OUT
+assert_contains "$status" "all events: re-stitch from scratch pending"
+assert_eq "every entity: the next run stitches every event from scratch, then calculates the attributes of every entity" \
+  "$(field "Entities due")"
 
 # While another CPS runs (a slow context query keeps it busy): no waiting.
 sql "INSERT INTO cdp_attr.context (key, query) VALUES ('slow', 'SELECT pg_sleep(6)::text')"
