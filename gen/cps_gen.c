@@ -60,7 +60,8 @@ static const char usage_text[] =
     "\n"
     "Options:\n"
     "  -c, --config FILE   the JSON configuration of cps (connection, schemas)\n"
-    "      --dsn DSN       libpq connection string or URI (overrides the config)\n"
+    "      --dsn DSN       libpq connection string or URI; replaces the connection\n"
+    "                      keys of the config (\"dsn\", \"postgresql\")\n"
     "      --events N      events of a fresh data set (default 10000); the event\n"
     "                      log must be empty\n"
     "      --seed S        random seed, 0 to 2^63-1 (default 42)\n"
@@ -728,9 +729,10 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return EXIT_USAGE;
     }
-    if (o.dsn) {
-        free(cfg.dsn);
-        cfg.dsn = xstrdup(o.dsn);
+    if (o.dsn && config_use_dsn(&cfg, o.dsn, &err) < 0) {
+        fprintf(stderr, "cps-gen: %s\n", err.msg);
+        config_free(&cfg);
+        return EXIT_USAGE;
     }
     db_signals_install();
     db *d = NULL;

@@ -41,6 +41,7 @@ void config_free(cps_config *cfg)
         free(*strings[i]);
         *strings[i] = NULL;
     }
+    cfg->dsn_key = NULL;
 }
 
 bool config_valid_schema_name(const char *s)
@@ -89,6 +90,19 @@ static int set_string(char **dst, const char *key, const json_t *v, const char *
     free(*dst);
     *dst = xstrdup(json_string_value(v));
     return 0;
+}
+
+/* "dsn" and "postgresql.dsn": a connection string; the key is remembered for
+ * messages about the connection. */
+static int set_dsn(cps_config *cfg, const char *key, const json_t *v, const char *origin,
+                   cps_error *err)
+{
+    if (json_is_null(v))
+        return 0;
+    int rc = set_string(&cfg->dsn, key, v, origin, err);
+    if (rc == 0)
+        cfg->dsn_key = key;
+    return rc;
 }
 
 static int set_port(char **dst, const char *key, const json_t *v, const char *origin,
@@ -195,7 +209,7 @@ static int parse_postgresql(cps_config *cfg, const json_t *pg, const char *origi
         else if (!strcmp(key, "dbname"))
             rc = set_string(&cfg->dbname, "postgresql.dbname", v, origin, err);
         else if (!strcmp(key, "dsn"))
-            rc = set_string(&cfg->dsn, "postgresql.dsn", v, origin, err);
+            rc = set_dsn(cfg, "postgresql.dsn", v, origin, err);
         else
             rc = cps_error_set(err,
                                "%s: unknown key \"postgresql.%s\" (known: host, port, user, "
@@ -220,7 +234,7 @@ static int parse_object(cps_config *cfg, const json_t *root, const char *origin,
         if (!strcmp(key, "postgresql"))
             rc = parse_postgresql(cfg, v, origin, err);
         else if (!strcmp(key, "dsn"))
-            rc = set_string(&cfg->dsn, "dsn", v, origin, err);
+            rc = set_dsn(cfg, "dsn", v, origin, err);
         else if (!strcmp(key, "cdp_schema"))
             rc = set_schema(&cfg->cdp_schema, key, v, origin, err);
         else if (!strcmp(key, "ce_schema"))
@@ -296,6 +310,19 @@ int config_parse(cps_config *cfg, const char *json, size_t len, const char *orig
     int rc = parse_object(cfg, root, origin, err);
     json_decref(root);
     return rc;
+}
+
+int config_use_dsn(cps_config *cfg, const char *dsn, cps_error *err)
+{
+    (void)err;
+    char **keys[] = {&cfg->host, &cfg->port, &cfg->user, &cfg->password, &cfg->dbname, &cfg->dsn};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        free(*keys[i]);
+        *keys[i] = NULL;
+    }
+    cfg->dsn = xstrdup(dsn);
+    cfg->dsn_key = "--dsn";
+    return 0;
 }
 
 int config_load(cps_config *cfg, const char *path, cps_error *err)

@@ -20,7 +20,8 @@ typedef struct cps_config {
     char *user;
     char *password;
     char *dbname;
-    char *dsn; /* a libpq connection string or URI; the separate keys override it */
+    char *dsn;           /* a libpq connection string or URI; the separate keys override it */
+    const char *dsn_key; /* what set dsn, for messages: "--dsn", "dsn" or "postgresql.dsn" */
 
     /* Schemas: validated plain lower-case SQL identifiers. */
     char *cdp_schema;
@@ -53,6 +54,14 @@ int config_load(cps_config *cfg, const char *path, cps_error *err);
 
 /* Parse a JSON text (origin names it in messages); for tests and fuzzing. */
 int config_parse(cps_config *cfg, const char *json, size_t len, const char *origin, cps_error *err);
+
+/*
+ * A connection string from the command line (--dsn): it replaces every
+ * connection key of the configuration ("dsn" and the "postgresql" keys), so
+ * what it leaves out comes from libpq's environment, never from the file.
+ * Returns 0, or CPS_ERR with a message naming --dsn.
+ */
+int config_use_dsn(cps_config *cfg, const char *dsn, cps_error *err);
 
 /* True if s is a plain SQL identifier CPS accepts as a schema name. */
 bool config_valid_schema_name(const char *s);

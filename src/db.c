@@ -206,11 +206,23 @@ static void register_cancel(db *d)
         }
 }
 
+/* What to check when a connection fails: where its settings came from. */
+static char *connect_hint(const cps_config *cfg)
+{
+    if (cfg->dsn_key && !strcmp(cfg->dsn_key, "--dsn"))
+        return xstrdup("--dsn and the PG* environment variables");
+    if (!cfg->origin || !strcmp(cfg->origin, "defaults"))
+        return xstrdup("the PG* environment variables, or give a configuration with -c");
+    return xasprintf("the \"postgresql\"%s keys of the %s and the PG* environment variables",
+                     cfg->dsn_key ? " and \"dsn\"" : "", cfg->origin);
+}
+
 int db_connect(db **out, const cps_config *cfg, cps_error *err)
 {
     *out = NULL;
     /* Later keywords override earlier ones: the dsn first, then the separate
-     * keys, then what CPS insists on. Unset ones fall back to libpq's PG*. */
+     * keys, then what CPS insists on. Unset ones fall back to libpq's PG*.
+     * A --dsn has already replaced the configuration's keys (config_use_dsn). */
     const struct {
         const char *key, *value;
     } settings[] = {
@@ -236,10 +248,9 @@ int db_connect(db **out, const cps_config *cfg, cps_error *err)
         size_t len = strlen(m);
         while (len > 0 && m[len - 1] == '\n')
             len--;
-        cps_error_set(err,
-                      "cannot connect to PostgreSQL: %.*s (check the \"postgresql\" keys of the "
-                      "configuration or the PG* environment variables)",
-                      (int)len, m);
+        char *hint = connect_hint(cfg);
+        cps_error_set(err, "cannot connect to PostgreSQL: %.*s (check %s)", (int)len, m, hint);
+        free(hint);
         PQfinish(conn);
         return CPS_ERR;
     }

@@ -41,7 +41,8 @@ static const char usage_text[] =
     "Options:\n"
     "  -c, --config FILE   JSON configuration (default: $CPS_CONFIG, else defaults\n"
     "                      and the PG* environment of libpq)\n"
-    "      --dsn DSN       libpq connection string or URI (overrides the config)\n"
+    "      --dsn DSN       libpq connection string or URI; replaces the connection\n"
+    "                      keys of the config (\"dsn\", \"postgresql\")\n"
     "  -v, --verbose       more detail in the log\n"
     "  -q, --quiet         errors and warnings only\n"
     "  -h, --help          this help\n"
@@ -229,9 +230,10 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return EXIT_USAGE;
     }
-    if (dsn) {
-        free(cfg.dsn);
-        cfg.dsn = xstrdup(dsn);
+    if (dsn && config_use_dsn(&cfg, dsn, &err) < 0) {
+        fprintf(stderr, "cps: %s\n", err.msg);
+        config_free(&cfg);
+        return EXIT_USAGE;
     }
 
     /* The command line names the command; without one, the config's "action". */

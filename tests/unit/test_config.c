@@ -86,6 +86,29 @@ static void dsn_and_string_port(void **state)
     config_free(&cfg);
 }
 
+/* --dsn replaces every connection key of the file, its "dsn" too. */
+static void command_line_dsn_replaces_the_files(void **state)
+{
+    (void)state;
+    cps_config cfg;
+    cps_error err;
+    assert_int_equal(parse(&cfg,
+                           "{\"dsn\": \"dbname=d0\", \"postgresql\": {\"host\": \"h\", \"port\": "
+                           "5433, \"user\": \"u\", \"password\": \"p\", \"dbname\": \"d1\"}}",
+                           &err),
+                     0);
+    assert_string_equal(cfg.dsn_key, "dsn");
+    assert_int_equal(config_use_dsn(&cfg, "dbname=d2", &err), 0);
+    assert_string_equal(cfg.dsn, "dbname=d2");
+    assert_string_equal(cfg.dsn_key, "--dsn");
+    assert_null(cfg.host);
+    assert_null(cfg.port);
+    assert_null(cfg.user);
+    assert_null(cfg.password);
+    assert_null(cfg.dbname);
+    config_free(&cfg);
+}
+
 /* Each bad input fails and the message names the key (or the position). */
 static void rejects(void **state)
 {
@@ -208,6 +231,7 @@ int main(void)
         cmocka_unit_test(defaults),
         cmocka_unit_test(full),
         cmocka_unit_test(dsn_and_string_port),
+        cmocka_unit_test(command_line_dsn_replaces_the_files),
         cmocka_unit_test(rejects),
         cmocka_unit_test(password_never_in_messages),
         cmocka_unit_test(null_means_unset),
