@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,60 @@ static int set_string(char **dst, const char *key, const json_t *v, const char *
     return 0;
 }
 
+/* libpq reads a dbname as a connection string when it has an "=" or begins
+ * with a URI prefix; anything else is a database name (as for psql -d). */
+static bool is_conninfo(const char *s)
+{
+    return strchr(s, '=') || !strncmp(s, "postgresql://", 13) || !strncmp(s, "postgres://", 11);
+}
+
+/* Might s carry a password? libpq's reasons quote pieces of the string. */
+static bool may_hold_password(const char *s)
+{
+    if (strcasestr(s, "password"))
+        return true;
+    const char *p = strstr(s, "://");
+    if (!p)
+        return false;
+    p += 3;
+    size_t authority = strcspn(p, "/?");
+    const char *at = memrchr(p, '@', authority);
+    return at && memchr(p, ':', (size_t)(at - p));
+}
+
+/*
+ * Check a connection string the way libpq will read it (PQconninfoParse), so
+ * a malformed one is bad configuration, rejected before any connection.
+ * `what` names it in the message: "--dsn" or `origin: key "dsn"`.
+ */
+static int check_dsn(const char *dsn, const char *what, cps_error *err)
+{
+    if (!is_conninfo(dsn))
+        return 0;
+    char *reason = NULL;
+    PQconninfoOption *opts = PQconninfoParse(dsn, &reason);
+    if (opts) {
+        PQconninfoFree(opts);
+        return 0;
+    }
+    const char *syntax = "write keyword=value pairs, e.g. \"host=db.example dbname=cdp\", or a "
+                         "URI, e.g. postgresql://user@db.example:5432/cdp";
+    int rc;
+    if (!reason || may_hold_password(dsn))
+        rc = cps_error_set(
+            err, "%s is not a valid libpq connection string%s; %s", what,
+            reason ? " (libpq's reason is not shown: it may quote the password)" : "", syntax);
+    else {
+        size_t n = strlen(reason);
+        while (n > 0 && reason[n - 1] == '\n')
+            n--;
+        rc = cps_error_set(err, "%s is not a valid libpq connection string: %.*s; %s", what, (int)n,
+                           reason, syntax);
+    }
+    PQfreemem(reason);
+    return rc;
+}
+
 /* "dsn" and "postgresql.dsn": a connection string; the key is remembered for
  * messages about the connection. */
 static int set_dsn(cps_config *cfg, const char *key, const json_t *v, const char *origin,
@@ -99,6 +154,13 @@ static int set_dsn(cps_config *cfg, const char *key, const json_t *v, const char
 {
     if (json_is_null(v))
         return 0;
+    if (json_is_string(v)) {
+        char *what = xasprintf("%s: key \"%s\"", origin, key);
+        int rc = check_dsn(json_string_value(v), what, err);
+        free(what);
+        if (rc < 0)
+            return rc;
+    }
     int rc = set_string(&cfg->dsn, key, v, origin, err);
     if (rc == 0)
         cfg->dsn_key = key;
@@ -314,7 +376,8 @@ int config_parse(cps_config *cfg, const char *json, size_t len, const char *orig
 
 int config_use_dsn(cps_config *cfg, const char *dsn, cps_error *err)
 {
-    (void)err;
+    if (check_dsn(dsn, "--dsn", err) < 0)
+        return CPS_ERR;
     char **keys[] = {&cfg->host, &cfg->port, &cfg->user, &cfg->password, &cfg->dbname, &cfg->dsn};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         free(*keys[i]);

@@ -4,7 +4,7 @@
  * Never a crash or a leak, whatever the text. A failure is CPS_ERR with a
  * message that starts with the origin; a success leaves a configuration that
  * keeps every promise of config.h (valid schema names, known action, numbers
- * in range). And the password is never printed: the input's "postgresql"
+ * in range, a dsn libpq can parse). And the password is never printed: the input's "postgresql"
  * object gets a marker password, and no error message may contain it.
  */
 #include "fuzz.h"
@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <math.h>
 #include <string.h>
 
@@ -51,6 +52,20 @@ static bool valid_hours(double h)
     return isfinite(h) && h >= 0;
 }
 
+/* libpq reads a connection string (an "=" or a URI prefix) in a dbname;
+ * anything else is a database name. */
+static bool dsn_parses(const char *dsn)
+{
+    if (!dsn || !(strchr(dsn, '=') || !strncmp(dsn, "postgresql://", 13) ||
+                  !strncmp(dsn, "postgres://", 11)))
+        return true;
+    char *reason = NULL;
+    PQconninfoOption *opts = PQconninfoParse(dsn, &reason);
+    PQconninfoFree(opts);
+    PQfreemem(reason);
+    return opts != NULL;
+}
+
 static void check_config(const cps_config *cfg)
 {
     fuzz_check(config_valid_schema_name(cfg->cdp_schema), "cdp_schema is valid");
@@ -62,6 +77,7 @@ static void check_config(const cps_config *cfg)
                "production: cdp_schema != ce_schema");
     fuzz_check(cfg->action && known_action(cfg->action), "action is known");
     fuzz_check(valid_port(cfg->port), "port is a number from 1 to 65535");
+    fuzz_check(dsn_parses(cfg->dsn), "dsn is a valid connection string");
     fuzz_check(valid_hours(cfg->recalculate_after_hours), "recalculate_after_hours >= 0");
     fuzz_check(valid_hours(cfg->context_max_age_hours), "context_max_age_hours >= 0");
     fuzz_check(valid_hours(cfg->cache_max_age_hours), "cache_max_age_hours >= 0");

@@ -18,6 +18,18 @@ bad '{"postgresql": {"port": "x"}}' '"postgresql.port"'
 bad '{"postgresql": {"password": "hunter2", "colour": 1}}' '"postgresql.colour"'
 [[ "$OUT" != *hunter2* ]] || fail "password printed"
 
+# A DSN libpq cannot parse: exit 2, naming --dsn or the key and libpq's reason.
+printf '{"dsn": "nonsense = ="}' >"$TEST_TMP/c.json"
+expect_status 2 cps -c "$TEST_TMP/c.json" run
+assert_contains "$OUT" 'key "dsn" is not a valid'
+assert_contains "$OUT" 'invalid connection option "nonsense"'
+expect_status 2 cps --dsn "hostx=foo" status
+assert_contains "$OUT" '--dsn is not a valid'
+assert_contains "$OUT" 'invalid connection option "hostx"'
+[[ "$OUT" != *'"postgresql" keys'* ]] || fail "points at the postgresql keys: $OUT"
+expect_status 2 cps --dsn "postgresql://u:hunter2@[::1/db" status
+[[ "$OUT" != *hunter2* ]] || fail "password printed: $OUT"
+
 expect_status 2 cps -c /nonexistent/config.json run
 assert_contains "$OUT" "/nonexistent/config.json"
 CPS_CONFIG=$TEST_TMP/c.json expect_status 2 cps run

@@ -109,6 +109,50 @@ static void command_line_dsn_replaces_the_files(void **state)
     config_free(&cfg);
 }
 
+/* A DSN libpq cannot parse is rejected up front, naming where it came from
+ * and libpq's reason, but never quoting a password. */
+static void malformed_dsn(void **state)
+{
+    (void)state;
+    cps_config cfg;
+    cps_error err;
+    assert_int_not_equal(parse(&cfg, "{\"dsn\": \"nonsense = =\"}", &err), 0);
+    assert_non_null(strstr(err.msg, "key \"dsn\""));
+    assert_non_null(strstr(err.msg, "invalid connection option \"nonsense\""));
+    config_free(&cfg);
+    assert_int_not_equal(parse(&cfg, "{\"postgresql\": {\"dsn\": \"host='x\"}}", &err), 0);
+    assert_non_null(strstr(err.msg, "key \"postgresql.dsn\""));
+    assert_non_null(strstr(err.msg, "unterminated quoted string"));
+    config_free(&cfg);
+
+    config_defaults(&cfg);
+    assert_int_not_equal(config_use_dsn(&cfg, "hostx=foo", &err), 0);
+    assert_non_null(strstr(err.msg, "--dsn"));
+    assert_non_null(strstr(err.msg, "invalid connection option \"hostx\""));
+    static const char *const secret[] = {
+        "postgresql://u:hunter2@[::1/db",
+        "postgresql://u:hunter2%zz@h/db",
+        "host=h password=hunter2 hunter3",
+        "postgresql://h/db?password=hunter2&x",
+    };
+    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++) {
+        assert_int_not_equal(config_use_dsn(&cfg, secret[i], &err), 0);
+        if (strstr(err.msg, "hunter") || !strstr(err.msg, "--dsn"))
+            fail_msg("%s: %s", secret[i], err.msg);
+    }
+    config_free(&cfg);
+
+    /* URIs, keyword=value strings and a bare database name (as libpq takes it) */
+    static const char *const good[] = {"postgresql://u:p@h:5433/db?sslmode=disable",
+                                       "postgres:///db", "host=h port=5 dbname='a b'", "mydb", ""};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        config_defaults(&cfg);
+        if (config_use_dsn(&cfg, good[i], &err) < 0)
+            fail_msg("%s: %s", good[i], err.msg);
+        config_free(&cfg);
+    }
+}
+
 /* Each bad input fails and the message names the key (or the position). */
 static void rejects(void **state)
 {
@@ -232,6 +276,7 @@ int main(void)
         cmocka_unit_test(full),
         cmocka_unit_test(dsn_and_string_port),
         cmocka_unit_test(command_line_dsn_replaces_the_files),
+        cmocka_unit_test(malformed_dsn),
         cmocka_unit_test(rejects),
         cmocka_unit_test(password_never_in_messages),
         cmocka_unit_test(null_means_unset),
