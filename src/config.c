@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <libpq-fe.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,14 +223,20 @@ static int set_bool(bool *dst, const char *key, const json_t *v, const char *ori
     return 0;
 }
 
+/* The longest age a tunable takes: 100 years (of 365.25 days). PostgreSQL's
+ * timestamps end at 4713 BC, so now() minus far longer ages overflowed in the
+ * middle of a run ("timestamp out of range"). */
+#define MAX_HOURS 876600.0
+
 static int set_hours(double *dst, const char *key, const json_t *v, const char *origin,
                      cps_error *err)
 {
     if (json_is_null(v))
         return 0;
-    if (!json_is_number(v) || json_number_value(v) < 0 || !isfinite(json_number_value(v)))
-        return cps_error_set(err, "%s: key \"%s\" must be a number of hours, 0 or more", origin,
-                             key);
+    if (!json_is_number(v) || !(json_number_value(v) >= 0 && json_number_value(v) <= MAX_HOURS))
+        return cps_error_set(err,
+                             "%s: key \"%s\" must be a number of hours from 0 to %.0f (100 years)",
+                             origin, key, MAX_HOURS);
     *dst = json_number_value(v);
     return 0;
 }

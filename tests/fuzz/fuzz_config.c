@@ -49,7 +49,7 @@ static bool valid_port(const char *p)
 
 static bool valid_hours(double h)
 {
-    return isfinite(h) && h >= 0;
+    return isfinite(h) && h >= 0 && h <= 876600; /* 100 years */
 }
 
 /* libpq reads a connection string (an "=" or a URI prefix) in a dbname;
@@ -78,9 +78,9 @@ static void check_config(const cps_config *cfg)
     fuzz_check(cfg->action && known_action(cfg->action), "action is known");
     fuzz_check(valid_port(cfg->port), "port is a number from 1 to 65535");
     fuzz_check(dsn_parses(cfg->dsn), "dsn is a valid connection string");
-    fuzz_check(valid_hours(cfg->recalculate_after_hours), "recalculate_after_hours >= 0");
-    fuzz_check(valid_hours(cfg->context_max_age_hours), "context_max_age_hours >= 0");
-    fuzz_check(valid_hours(cfg->cache_max_age_hours), "cache_max_age_hours >= 0");
+    fuzz_check(valid_hours(cfg->recalculate_after_hours), "recalculate_after_hours in range");
+    fuzz_check(valid_hours(cfg->context_max_age_hours), "context_max_age_hours in range");
+    fuzz_check(valid_hours(cfg->cache_max_age_hours), "cache_max_age_hours in range");
     fuzz_check(cfg->cache_top_values >= 0 && cfg->cache_top_values <= 100000000,
                "cache_top_values in range");
     fuzz_check(cfg->batch_size >= 0 && cfg->batch_size <= 100000000, "batch_size in range");

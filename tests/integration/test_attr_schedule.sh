@@ -123,4 +123,12 @@ expect_status 0 cps attributes
 assert_contains "$OUT" "are back"
 assert_eq "$entities" "$(sql "SELECT count(*) FROM cdp_attr.customer_entities")" "entities recreated"
 assert_eq "$reference" "$(table_digest cdp_attr.customer_attributes)" "attributes rebuilt from scratch"
+
+# The longest ages the configuration takes (100 years) work in a run and in
+# status: nothing is stale, and no timestamp goes out of range.
+echo '{"recalculate_after_hours": 876600, "context_max_age_hours": 876600,
+       "cache_max_age_hours": 876600}' >"$TEST_TMP/ages.json"
+expect_status 0 cps -c "$TEST_TMP/ages.json" run
+assert_contains "$OUT" "no entity is due"
+expect_status 0 cps -c "$TEST_TMP/ages.json" status
 pass

@@ -15,6 +15,9 @@ bad '{"unknown_key": 1}' '"unknown_key"'
 bad '{"workers": "many"}' '"workers"'
 bad '{"ps_schema": "x; drop table y"}' '"ps_schema"'
 bad '{"postgresql": {"port": "x"}}' '"postgresql.port"'
+bad '{"recalculate_after_hours": 100000000}' '"recalculate_after_hours" must be a number of hours from 0 to 876600'
+bad '{"context_max_age_hours": 1e300}' '"context_max_age_hours"'
+bad '{"cache_max_age_hours": 876601}' '"cache_max_age_hours"'
 bad '{"postgresql": {"password": "hunter2", "colour": 1}}' '"postgresql.colour"'
 [[ "$OUT" != *hunter2* ]] || fail "password printed"
 

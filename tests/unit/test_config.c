@@ -71,6 +71,22 @@ static void full(void **state)
     config_free(&cfg);
 }
 
+/* The longest ages: 100 years in hours. */
+static void longest_ages(void **state)
+{
+    (void)state;
+    cps_config cfg;
+    cps_error err;
+    assert_int_equal(parse(&cfg,
+                           "{\"recalculate_after_hours\": 876600, \"context_max_age_hours\": "
+                           "876600.0, \"cache_max_age_hours\": 876600}",
+                           &err),
+                     0);
+    assert_true(cfg.recalculate_after_hours == 876600);
+    assert_true(cfg.context_max_age_hours == 876600);
+    config_free(&cfg);
+}
+
 static void dsn_and_string_port(void **state)
 {
     (void)state;
@@ -184,6 +200,10 @@ static void rejects(void **state)
         {"{\"batch_size\": -1}", "\"batch_size\""},
         {"{\"recalculate_after_hours\": -2}", "\"recalculate_after_hours\""},
         {"{\"cache_max_age_hours\": \"1\"}", "\"cache_max_age_hours\""},
+        {"{\"recalculate_after_hours\": 100000000}",
+         "\"recalculate_after_hours\" must be a number of hours from 0 to 876600 (100 years)"},
+        {"{\"context_max_age_hours\": 1e300}", "\"context_max_age_hours\""},
+        {"{\"cache_max_age_hours\": 876600.5}", "\"cache_max_age_hours\""},
         {"{\"cache_top_values\": true}", "\"cache_top_values\""},
         {"{\"workers\": 1, \"workers\": 2}", "duplicate"},
         {"{\"cdp_schema\": \"x\", \"attr_schema\": \"x\"}", "\"attr_schema\" are both"},
@@ -274,6 +294,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
         cmocka_unit_test(full),
+        cmocka_unit_test(longest_ages),
         cmocka_unit_test(dsn_and_string_port),
         cmocka_unit_test(command_line_dsn_replaces_the_files),
         cmocka_unit_test(malformed_dsn),
