@@ -44,11 +44,20 @@ void config_free(cps_config *cfg)
     cfg->dsn_key = NULL;
 }
 
+/* PostgreSQL reserves schema names beginning with pg_ for itself: CREATE
+ * SCHEMA refuses them ("unacceptable schema name"). */
+static bool is_reserved_schema_name(const char *s)
+{
+    return !strncmp(s, "pg_", 3);
+}
+
 bool config_valid_schema_name(const char *s)
 {
     if (!s || !*s || strlen(s) > 63)
         return false;
     if (!((*s >= 'a' && *s <= 'z') || *s == '_'))
+        return false;
+    if (is_reserved_schema_name(s))
         return false;
     for (const char *p = s + 1; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '$'))
@@ -201,6 +210,11 @@ static int set_schema(char **dst, const char *key, const json_t *v, const char *
         return cps_error_set(err, "%s: key \"%s\" must be a string, not %s", origin, key,
                              json_kind(v));
     const char *s = json_string_value(v);
+    if (is_reserved_schema_name(s))
+        return cps_error_set(err,
+                             "%s: key \"%s\" is \"%s\": PostgreSQL reserves schema names "
+                             "beginning with pg_ for its own; choose another name",
+                             origin, key, s);
     if (!config_valid_schema_name(s) || strlen(s) != json_string_length(v))
         return cps_error_set(err,
                              "%s: key \"%s\" is not a plain SQL identifier: use lower-case "

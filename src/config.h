@@ -63,7 +63,8 @@ int config_parse(cps_config *cfg, const char *json, size_t len, const char *orig
  */
 int config_use_dsn(cps_config *cfg, const char *dsn, cps_error *err);
 
-/* True if s is a plain SQL identifier CPS accepts as a schema name. */
+/* True if s is a plain SQL identifier CPS accepts as a schema name (not one
+ * of the pg_ names PostgreSQL reserves). */
 bool config_valid_schema_name(const char *s);
 
 void config_free(cps_config *cfg);

@@ -14,6 +14,7 @@ bad '{"cdp_schema": "public",' "line 1"
 bad '{"unknown_key": 1}' '"unknown_key"'
 bad '{"workers": "many"}' '"workers"'
 bad '{"ps_schema": "x; drop table y"}' '"ps_schema"'
+bad '{"attr_schema": "pg_attr"}' 'key "attr_schema" is "pg_attr": PostgreSQL reserves'
 bad '{"postgresql": {"port": "x"}}' '"postgresql.port"'
 bad '{"recalculate_after_hours": 100000000}' '"recalculate_after_hours" must be a number of hours from 0 to 876600'
 bad '{"context_max_age_hours": 1e300}' '"context_max_age_hours"'

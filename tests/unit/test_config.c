@@ -191,6 +191,7 @@ static void rejects(void **state)
         {"{\"ps_schema\": \"Cdp\"}", "\"ps_schema\" is not a plain SQL identifier"},
         {"{\"ps_schema\": \"\"}", "\"ps_schema\""},
         {"{\"ps_schema\": \"1abc\"}", "\"ps_schema\""},
+        {"{\"ps_schema\": \"pg_ps\"}", "\"ps_schema\" is \"pg_ps\": PostgreSQL reserves"},
         {"{\"attr_schema\": \"a\\\"b\"}", "\"attr_schema\""},
         {"{\"ce_schema\": 7}", "\"ce_schema\" must be a string"},
         {"{\"production\": \"yes\"}", "\"production\" must be true or false"},
@@ -282,6 +283,8 @@ static void schema_names(void **state)
     assert_true(config_valid_schema_name("_x1$"));
     assert_false(config_valid_schema_name("x-y"));
     assert_false(config_valid_schema_name("a b"));
+    assert_false(config_valid_schema_name("pg_cps"));
+    assert_true(config_valid_schema_name("pgcps"));
     assert_false(config_valid_schema_name("ÿ"));
     char long_name[70];
     memset(long_name, 'a', 64);
