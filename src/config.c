@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *const actions[] = {
     "run", "init", "stitch", "attributes", "cache", "status", "load_stitching_attributes_config",
@@ -190,9 +192,23 @@ static int set_port(char **dst, const char *key, const json_t *v, const char *or
         port = strtol(s, &end, 10);
         if (!*s || *end || errno)
             port = -1;
+    } else if (json_is_real(v)) {
+        /* 5432.0 is a JSON real to jansson: say what to write instead */
+        double d = json_real_value(v);
+        if (d >= 1 && d <= 65535 && d == floor(d))
+            return cps_error_set(err,
+                                 "%s: key \"%s\" must be an integer from 1 to 65535 (or a "
+                                 "string holding one), not %.1f: write %.0f",
+                                 origin, key, d, d);
+        return cps_error_set(err,
+                             "%s: key \"%s\" must be an integer from 1 to 65535 (or a string "
+                             "holding one), not %g",
+                             origin, key, d);
     } else
-        return cps_error_set(err, "%s: key \"%s\" must be a port number, not %s", origin, key,
-                             json_kind(v));
+        return cps_error_set(err,
+                             "%s: key \"%s\" must be an integer from 1 to 65535 (or a string "
+                             "holding one), not %s",
+                             origin, key, json_kind(v));
     if (port < 1 || port > 65535)
         return cps_error_set(err, "%s: key \"%s\" must be a port number from 1 to 65535", origin,
                              key);
@@ -419,16 +435,26 @@ int config_load(cps_config *cfg, const char *path, cps_error *err)
     FILE *f = fopen(path, "rb");
     if (!f)
         return cps_error_set(err, "cannot read config file %s: %s", path, strerror(errno));
+    /* fopen opens a directory for reading; only the first read fails (EISDIR) */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return cps_error_set(err,
+                             "config file %s is a directory; give the path of a JSON file with -c "
+                             "or CPS_CONFIG",
+                             path);
+    }
     strbuf sb = STRBUF_INIT;
     char buf[65536];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
         sb_appendn(&sb, buf, n);
-    int failed = ferror(f);
+    int failed = ferror(f) ? errno : 0;
     fclose(f);
     if (failed) {
         sb_free(&sb);
-        return cps_error_set(err, "cannot read config file %s: read error", path);
+        return cps_error_set(err, "cannot read config file %s: %s", path,
+                             failed > 0 ? strerror(failed) : "read error");
     }
     char *origin = xasprintf("config file %s", path);
     int rc = config_parse(cfg, sb_str(&sb), sb.len, origin, err);

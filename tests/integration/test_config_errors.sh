@@ -16,6 +16,7 @@ bad '{"workers": "many"}' '"workers"'
 bad '{"ps_schema": "x; drop table y"}' '"ps_schema"'
 bad '{"attr_schema": "pg_attr"}' 'key "attr_schema" is "pg_attr": PostgreSQL reserves'
 bad '{"postgresql": {"port": "x"}}' '"postgresql.port"'
+bad '{"postgresql": {"port": 5432.0}}' '"postgresql.port" must be an integer from 1 to 65535'
 bad '{"recalculate_after_hours": 100000000}' '"recalculate_after_hours" must be a number of hours from 0 to 876600'
 bad '{"context_max_age_hours": 1e300}' '"context_max_age_hours"'
 bad '{"cache_max_age_hours": 876601}' '"cache_max_age_hours"'
@@ -36,6 +37,8 @@ expect_status 2 cps --dsn "postgresql://u:hunter2@[::1/db" status
 
 expect_status 2 cps -c /nonexistent/config.json run
 assert_contains "$OUT" "/nonexistent/config.json"
+expect_status 2 cps -c "$TEST_TMP" run
+assert_contains "$OUT" "config file $TEST_TMP is a directory"
 CPS_CONFIG=$TEST_TMP/c.json expect_status 2 cps run
 expect_status 2 cps frobnicate
 assert_contains "$OUT" "unknown command"

@@ -185,6 +185,13 @@ static void rejects(void **state)
         {"{\"postgresql\": \"host=x\"}", "\"postgresql\" must be an object"},
         {"{\"postgresql\": {\"port\": \"abc\"}}", "\"postgresql.port\""},
         {"{\"postgresql\": {\"port\": 70000}}", "\"postgresql.port\""},
+        {"{\"postgresql\": {\"port\": 5432.0}}",
+         "\"postgresql.port\" must be an integer from 1 to 65535 (or a string holding one), not "
+         "5432.0: write 5432"},
+        {"{\"postgresql\": {\"port\": 1e9}}", "\"postgresql.port\" must be an integer from 1 to "
+                                              "65535 (or a string holding one), not 1e+09"},
+        {"{\"postgresql\": {\"port\": true}}", "\"postgresql.port\" must be an integer from 1 to "
+                                               "65535 (or a string holding one), not a boolean"},
         {"{\"postgresql\": {\"user\": 5}}", "\"postgresql.user\" must be a string"},
         {"{\"ps_schema\": \"cdp_ps; DROP TABLE x\"}",
          "\"ps_schema\" is not a plain SQL identifier"},
@@ -273,6 +280,11 @@ static void load_file_and_env(void **state)
     config_defaults(&cfg);
     assert_int_not_equal(config_load(&cfg, "/nonexistent/cps.json", &err), 0);
     assert_non_null(strstr(err.msg, "/nonexistent/cps.json"));
+    config_free(&cfg);
+
+    config_defaults(&cfg);
+    assert_int_not_equal(config_load(&cfg, "/tmp", &err), 0);
+    assert_non_null(strstr(err.msg, "config file /tmp is a directory"));
     config_free(&cfg);
 }
 
