@@ -15,6 +15,7 @@
 #include "stitch.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,9 +62,52 @@ static int usage_error(const char *fmt, const char *arg)
     return EXIT_USAGE;
 }
 
+/*
+ * An argument after the command that looks like an option: getopt stops at
+ * the command (what follows is the command's), so say where options go
+ * instead of "too many arguments". argv[0] is the command. Returns
+ * EXIT_USAGE, or 0 if no argument looks like an option. The example never
+ * repeats an option's value: a DSN may hold a password.
+ */
+static int misplaced_option(int argc, char **argv, const char *command)
+{
+    static const struct {
+        char short_name; /* 0: none */
+        const char *long_name;
+        const char *value; /* how the usage names its value, "" for none */
+    } known[] = {{'c', "config", " FILE"}, {0, "dsn", " DSN"}, {'v', "verbose", ""},
+                 {'q', "quiet", ""},       {'h', "help", ""},  {'V', "version", ""}};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || !a[1] || !strcmp(a, "--"))
+            continue;
+        /* the option's name without its value (-cFILE, --dsn=DSN) */
+        int n = a[1] == '-' ? 2 + (int)strcspn(a + 2, "=") : 2;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+            bool match = a[1] == '-' ? (size_t)n - 2 == strlen(known[k].long_name) &&
+                                           !strncmp(a + 2, known[k].long_name, (size_t)n - 2)
+                                     : a[1] == known[k].short_name;
+            if (match) {
+                fprintf(stderr,
+                        "cps: options go before the command: cps %.*s%s %s\n"
+                        "Try 'cps --help'.\n",
+                        n, a, known[k].value, command);
+                return EXIT_USAGE;
+            }
+        }
+        fprintf(stderr,
+                "cps: '%.*s' after the command '%s': options go before the command, and cps has "
+                "no option %.*s\nTry 'cps --help'.\n",
+                n, a, command, n, a);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 static int no_args(int argc, char **argv, const char *command)
 {
-    (void)argv;
+    if (misplaced_option(argc, argv, command))
+        return EXIT_USAGE;
     if (argc > 1)
         return usage_error("too many arguments for '%s'", command);
     return 0;
@@ -116,6 +160,8 @@ static int cmd_cache(int argc, char **argv, cps_config *cfg)
  * A missing or unreadable file is bad usage (2); problems in it fail the run (1). */
 static int cmd_load(int argc, char **argv, cps_config *cfg)
 {
+    if (misplaced_option(argc, argv, "load-stitching-config"))
+        return EXIT_USAGE;
     if (argc > 2)
         return usage_error("too many arguments for '%s'", "load-stitching-config");
     if (argc == 2) {

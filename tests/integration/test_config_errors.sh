@@ -44,6 +44,19 @@ expect_status 2 cps frobnicate
 assert_contains "$OUT" "unknown command"
 expect_status 2 cps --no-such-option
 expect_status 2 cps status extra-arg
+assert_contains "$OUT" "too many arguments for 'status'"
+# Options go before the command (getopt stops at it): say so, with the fix.
+expect_status 2 cps status -v
+assert_contains "$OUT" "options go before the command: cps -v status"
+expect_status 2 cps run -c "$TEST_TMP/c.json"
+assert_contains "$OUT" "options go before the command: cps -c FILE run"
+expect_status 2 cps load-stitching-config x.csv --quiet
+assert_contains "$OUT" "options go before the command: cps --quiet load-stitching-config"
+expect_status 2 cps status --dsn=password=hunter2
+assert_contains "$OUT" "options go before the command: cps --dsn DSN status"
+[[ "$OUT" != *hunter2* ]] || fail "password printed: $OUT"
+expect_status 2 cps status -x
+assert_contains "$OUT" "'-x' after the command 'status': options go before the command"
 expect_status 0 cps --help
 assert_contains "$OUT" "load-stitching-config FILE"
 expect_status 0 cps --version
