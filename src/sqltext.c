@@ -63,6 +63,24 @@ void schemas_free(cps_schemas *s)
     }
 }
 
+/* Can c continue an identifier (letters, digits, _, $, any non-ASCII byte)? */
+static bool ident_char(char c)
+{
+    return c == '_' || c == '$' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || (unsigned char)c >= 0x80;
+}
+
+/* Does sql[i] end an identifier or keyword, as opposed to a number or an
+ * operator? (A run of identifier characters that starts with a digit is a
+ * number: `1$$x$$` is 1 and a dollar quote, `a1$x$` one identifier.) */
+static bool ends_identifier(const char *sql, size_t i)
+{
+    size_t j = i + 1;
+    while (j > 0 && ident_char(sql[j - 1]))
+        j--;
+    return j <= i && !(sql[j] >= '0' && sql[j] <= '9') && sql[j] != '$';
+}
+
 /* Skip a quoted section starting at sql[i] (the opening quote); returns the
  * index after it, or len if unterminated. */
 static size_t skip_quoted(const char *sql, size_t len, size_t i, char quote, int backslashes)
@@ -83,12 +101,15 @@ static size_t skip_quoted(const char *sql, size_t len, size_t i, char quote, int
     return len;
 }
 
-/* A dollar quote's tag length at sql[i] == '$' ($$ or $tag$), or 0 if none. */
+/* A dollar quote's tag length at sql[i] == '$' ($$ or $tag$), or 0 if none
+ * (a parameter such as $1, or a $ inside an identifier such as a$b). */
 static size_t dollar_tag(const char *sql, size_t len, size_t i)
 {
     size_t j = i + 1;
     if (j < len && sql[j] >= '0' && sql[j] <= '9')
         return 0; /* a parameter, $1 */
+    if (i > 0 && ends_identifier(sql, i - 1))
+        return 0;
     while (j < len &&
            (sql[j] == '_' || (sql[j] >= 'a' && sql[j] <= 'z') || (sql[j] >= 'A' && sql[j] <= 'Z') ||
             (sql[j] >= '0' && sql[j] <= '9') || (unsigned char)sql[j] >= 0x80))
@@ -96,39 +117,89 @@ static size_t dollar_tag(const char *sql, size_t len, size_t i)
     return j < len && sql[j] == '$' ? j - i + 1 : 0;
 }
 
+/*
+ * If sql[i] starts a comment, a quoted string or identifier, or a
+ * dollar-quoted string, the index just after it (len if it never ends), with
+ * *comment telling which; otherwise i. Strings follow PostgreSQL's lexer with
+ * standard_conforming_strings on: a backslash escapes only in E'...' strings.
+ */
+static size_t skip_literal(const char *sql, size_t len, size_t i, bool *comment)
+{
+    char c = sql[i];
+    *comment = false;
+    if (c == '-' && i + 1 < len && sql[i + 1] == '-') {
+        *comment = true;
+        while (i < len && sql[i] != '\n')
+            i++;
+        return i;
+    }
+    if (c == '/' && i + 1 < len && sql[i + 1] == '*') {
+        *comment = true;
+        int depth = 1;
+        for (i += 2; i < len && depth > 0; i++) {
+            if (sql[i] == '/' && i + 1 < len && sql[i + 1] == '*')
+                depth++, i++;
+            else if (sql[i] == '*' && i + 1 < len && sql[i + 1] == '/')
+                depth--, i++;
+        }
+        return i;
+    }
+    if (c == '\'' || c == '"') {
+        /* E'...', but not the end of a name such as date'2024-01-01' */
+        int backslashes = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') &&
+                          !(i > 1 && ident_char(sql[i - 2]));
+        return skip_quoted(sql, len, i, c, backslashes);
+    }
+    size_t tag = c == '$' ? dollar_tag(sql, len, i) : 0;
+    if (tag) {
+        size_t j = i + tag;
+        while (j < len && !(sql[j] == '$' && j + tag <= len && !memcmp(sql + j, sql + i, tag)))
+            j++;
+        return j < len ? j + tag : len;
+    }
+    return i;
+}
+
 size_t sql_statement_length(const char *sql, size_t len)
 {
     size_t end = 0; /* just after the last character that matters */
     size_t i = 0;
     while (i < len) {
-        char c = sql[i];
-        if (c == '-' && i + 1 < len && sql[i + 1] == '-') {
-            while (i < len && sql[i] != '\n')
-                i++;
-        } else if (c == '/' && i + 1 < len && sql[i + 1] == '*') {
-            int depth = 1;
-            for (i += 2; i < len && depth > 0; i++) {
-                if (sql[i] == '/' && i + 1 < len && sql[i + 1] == '*')
-                    depth++, i++;
-                else if (sql[i] == '*' && i + 1 < len && sql[i + 1] == '/')
-                    depth--, i++;
-            }
-        } else if (c == '\'' || c == '"') {
-            int backslashes = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e');
-            i = skip_quoted(sql, len, i, c, backslashes);
-            end = i;
-        } else if (c == '$' && dollar_tag(sql, len, i)) {
-            size_t tag = dollar_tag(sql, len, i);
-            size_t j = i + tag;
-            while (j < len && !(sql[j] == '$' && j + tag <= len && !memcmp(sql + j, sql + i, tag)))
-                j++;
-            i = j < len ? j + tag : len;
-            end = i;
-        } else {
-            if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != ';')
-                end = i + 1;
-            i++;
+        bool comment;
+        size_t next = skip_literal(sql, len, i, &comment);
+        if (next > i) {
+            if (!comment)
+                end = next;
+            i = next;
+            continue;
         }
+        char c = sql[i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != ';')
+            end = i + 1;
+        i++;
     }
     return end;
+}
+
+size_t sql_unopened_paren(const char *sql, size_t len)
+{
+    size_t depth = 0;
+    size_t i = 0;
+    while (i < len) {
+        bool comment;
+        size_t next = skip_literal(sql, len, i, &comment);
+        if (next > i) {
+            i = next;
+            continue;
+        }
+        if (sql[i] == '(') {
+            depth++;
+        } else if (sql[i] == ')') {
+            if (depth == 0)
+                return i;
+            depth--;
+        }
+        i++;
+    }
+    return len;
 }

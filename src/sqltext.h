@@ -32,4 +32,10 @@ void schemas_free(cps_schemas *s);
  * respected), so the statement can be embedded as a subquery. */
 size_t sql_statement_length(const char *sql, size_t len);
 
+/* The offset of the first ")" in sql (outside comments, quoted text and
+ * dollar quotes) that closes a parenthesis sql did not open, or len if none:
+ * text with such a ")" cannot be wrapped in parentheses as one expression,
+ * since that ")" would close the wrapper early. */
+size_t sql_unopened_paren(const char *sql, size_t len);
+
 #endif

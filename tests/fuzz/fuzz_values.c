@@ -14,7 +14,8 @@
  *    = b + a; a + (-a) = 0; the average of c copies of a is a (c small,
  *    and c = 2^j up to 2^40); avg(a over c values, c <= 16) * c is within
  *    c/2 units of avg's last place of a.
- * 2. sqltext: sql_statement_length never exceeds len and is idempotent.
+ * 2. sqltext: sql_statement_length never exceeds len and is idempotent;
+ *    sql_unopened_paren finds a ")" (or len), and none before it.
  */
 #include "fuzz.h"
 
@@ -285,6 +286,9 @@ static void check_sql(const char *s, size_t n)
     size_t len = sql_statement_length(s, n);
     fuzz_check(len <= n, "sql_statement_length <= len");
     fuzz_check(sql_statement_length(s, len) == len, "sql_statement_length is idempotent");
+    size_t at = sql_unopened_paren(s, n);
+    fuzz_check(at <= n && (at == n || s[at] == ')'), "sql_unopened_paren finds a \")\"");
+    fuzz_check(sql_unopened_paren(s, at) == at, "sql_unopened_paren finds the first");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -61,12 +61,50 @@ static void statement_length(void **state)
     }
 }
 
+static void unopened_paren(void **state)
+{
+    (void)state;
+    /* at: the offset of the ")" reported, -1 for none */
+    static const struct {
+        const char *sql;
+        int at;
+    } cases[] = {
+        {"lower(payload->>'email')", -1},
+        {"coalesce(payload->>'email'), payload->>'mail'", -1},
+        {"lower(payload->>'email')), (payload->>'x'", 24},
+        {"a) || (b", 1},
+        {"(SELECT max(x) FROM t WHERE (y))", -1},
+        {"lower(x", -1}, /* not closed: PostgreSQL says so */
+        {"')' || x", -1},
+        {"\")\"", -1},
+        {"x -- )\n", -1},
+        {"x /* ) /* ) */ ) */", -1},
+        {"x /* ) */ )", 10},
+        {"$$)$$ || $q$ $$ ) $q$", -1},
+        {"E'\\')' || x", -1},
+        {"'\\' || x)", 8},
+        {"date'\\' || x)", 12},
+        {"a$b$ )", 5},
+        {"$1)", 2},
+        {"1$$)$$", -1},
+        {"'not closed ) ", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = strlen(cases[i].sql);
+        size_t at = sql_unopened_paren(cases[i].sql, len);
+        int got = at == len ? -1 : (int)at;
+        if (got != cases[i].at)
+            fail_msg("case %zu [%s]: %d, expected %d", i, cases[i].sql, got, cases[i].at);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(expands_placeholders),
         cmocka_unit_test(quotes_identifiers),
         cmocka_unit_test(statement_length),
+        cmocka_unit_test(unopened_paren),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
