@@ -8,8 +8,8 @@
  *   2. against the database, in one READ ONLY transaction that is rolled
  *      back: the rows go to a temporary table by COPY, one query finds
  *      unknown attributes and resolves (source_id, type, version) to event
- *      ids, and each distinct expression is prepared and run with WHERE
- *      false under a savepoint, exactly as the stitch step checks it;
+ *      ids, and each distinct expression is checked under a savepoint,
+ *      by the check the stitch step makes (stitchexpr.h);
  *      duplicates are found in memory once the event ids are known;
  *   3. only if nothing was wrong: one transaction locks the table, compares
  *      it with the file (added / removed / changed), and replaces its
@@ -20,6 +20,7 @@
 
 #include "csv.h"
 #include "log.h"
+#include "stitchexpr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,11 +37,6 @@ enum { COL_ATTRIBUTE, COL_SOURCE, COL_TYPE, COL_VERSION, COL_EXPR, NCOLS };
 static const char *const column_names[NCOLS] = {"attribute_id", "source_id", "type", "version",
                                                 "value_expression"};
 #define COLUMN_LIST "attribute_id, source_id, type, version, value_expression"
-
-/* The text before and after an expression when it is checked: the same
- * statement the stitch step runs (stitch.c, load_config). */
-#define EXPR_BEFORE "SELECT (\n"
-#define EXPR_AFTER  "\n)::text FROM {ce}.customer_events AS customer_events WHERE false"
 
 typedef struct load_row {
     size_t line;
@@ -364,85 +360,21 @@ static int check_file(loader *l, const char *data, size_t len)
 
 /* ---- the database checks ----------------------------------------------- */
 
-/* Where in the expression a statement position (1-based characters) falls. */
-static void describe_position(strbuf *out, const char *expr, long pos)
-{
-    long before = (long)strlen(EXPR_BEFORE); /* ASCII: characters = bytes */
-    long target = pos - before;
-    if (target < 1)
-        return;
-    long ch = 0, line = 1, col = 0;
-    bool multiline = strchr(expr, '\n') != NULL;
-    for (const char *p = expr; *p; p++) {
-        if (((unsigned char)*p & 0xC0) == 0x80)
-            continue; /* a UTF-8 continuation byte */
-        if (++ch == target) {
-            col++;
-            if (multiline)
-                sb_appendf(out, " (at line %ld, character %ld of the expression)", line, col);
-            else
-                sb_appendf(out, " (at character %ld of the expression)", col);
-            return;
-        }
-        if (*p == '\n') {
-            line++;
-            col = 0;
-        } else {
-            col++;
-        }
-    }
-    sb_append(out, " (at the end of the expression: is a parenthesis or a quote not closed?)");
-}
-
 /*
- * Check that `expr` compiles and plans as the stitch step will use it.
- * Prepared (so it can only ever be one statement) and run under a savepoint
- * in the caller's read-only transaction. Returns 0 with *problem NULL when it
- * works, 0 with *problem set (caller frees) when it does not, or CPS_ERR /
- * CPS_EINTR when the check itself failed.
+ * Check one expression (stitchexpr_check) under a savepoint in the caller's
+ * read-only transaction. Returns 0 with *problem NULL when it works, 0 with
+ * *problem set (caller frees) when it does not, or CPS_ERR / CPS_EINTR when
+ * the check itself failed.
  */
 static int check_expression(loader *l, const char *expr, char **problem, cps_error *err)
 {
-    *problem = NULL;
-    strbuf sql = STRBUF_INIT;
-    sb_append(&sql, EXPR_BEFORE);
-    sb_append(&sql, expr);
-    sql_expand_into(&sql, db_schemas(l->d), EXPR_AFTER);
     int rc = db_savepoint(l->d, err);
-    if (rc < 0) {
-        sb_free(&sql);
+    if (rc < 0)
         return rc;
-    }
-    PGconn *conn = db_pg(l->d);
-    PGresult *res = PQprepare(conn, "", sb_str(&sql), 0, NULL);
-    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-        PQclear(res);
-        res = PQexecPrepared(conn, "", 0, NULL, NULL, NULL, 0);
-    }
-    sb_free(&sql);
-    ExecStatusType st = PQresultStatus(res);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-        PQclear(res);
-        return db_release_savepoint(l->d, err);
-    }
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (db_interrupted() || db_sqlstate_fatal(state) || PQstatus(conn) != CONNECTION_OK) {
-        char *m = db_result_message(res);
-        cps_error_set(err, "checking an expression: %s", m);
-        free(m);
-        PQclear(res);
-        return db_interrupted() ? CPS_EINTR : CPS_ERR;
-    }
-    strbuf msg = STRBUF_INIT;
-    char *m = db_result_message(res);
-    sb_append(&msg, m);
-    free(m);
-    const char *pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
-    if (pos)
-        describe_position(&msg, expr, strtol(pos, NULL, 10));
-    PQclear(res);
-    *problem = sb_detach(&msg);
-    return db_rollback_to_savepoint(l->d, err);
+    rc = stitchexpr_check(l->d, expr, problem, err);
+    if (rc < 0)
+        return rc;
+    return *problem ? db_rollback_to_savepoint(l->d, err) : db_release_savepoint(l->d, err);
 }
 
 static int copy_rows_to_temp(loader *l, cps_error *err)
@@ -583,6 +515,18 @@ static int row_expr_cmp(const void *a, const void *b)
     return c ? c : x->line < y->line ? -1 : x->line > y->line;
 }
 
+/* Which config row a line is, as far as it is known: " for attribute "a" of event "e"". */
+static void append_row_names(strbuf *out, const load_row *r)
+{
+    if (r->v[COL_ATTRIBUTE])
+        sb_appendf(out, " for attribute \"%s\"", r->v[COL_ATTRIBUTE]);
+    if (r->event_id)
+        sb_appendf(out, " of event \"%s\"", r->event_id);
+    else if (r->v[COL_SOURCE] && r->v[COL_TYPE] && r->v[COL_VERSION])
+        sb_appendf(out, " of the event with source_id \"%s\", type \"%s\", version \"%s\"",
+                   r->v[COL_SOURCE], r->v[COL_TYPE], r->v[COL_VERSION]);
+}
+
 /* Each distinct expression is checked once; every line using a broken one is reported. */
 static int check_expressions(loader *l, cps_error *err)
 {
@@ -607,11 +551,15 @@ static int check_expressions(loader *l, cps_error *err)
             if (rc < 0)
                 break;
         }
-        if (broken)
+        if (broken) {
+            strbuf names = STRBUF_INIT;
+            append_row_names(&names, byexpr[i]);
             add_problem(l, byexpr[i]->line,
-                        "value_expression does not work on %s.customer_events: %s; correct the "
+                        "value_expression%s does not work on %s.customer_events: %s; correct the "
                         "SQL expression",
-                        cfg->ce_schema, broken);
+                        sb_str(&names), cfg->ce_schema, broken);
+            sb_free(&names);
+        }
     }
     free(broken);
     free(byexpr);

@@ -57,15 +57,15 @@ for want in \
   "$F line 3: attribute \"nope\" is not in public.attributes" \
   "$F line 4: no event in public.events has source_id \"web\", type \"signin\", version \"2-0-0\"" \
   "$F line 5: duplicate of line 2: attribute \"email\" for event \"$WEB\"" \
-  "$F line 6: value_expression does not work on cdp_ce.customer_events: operator does not exist" \
+  "$F line 6: value_expression for attribute \"phone\" of event \"$WEB\" does not work on cdp_ce.customer_events: operator does not exist" \
   "$F line 7: empty type" \
   "$F line 8: source_id \"app\", type \"open\", version \"1\" match 2 event definitions in public.events (ids app_a, app_b)" \
   "$F line 9: 4 fields, but the header has 5" \
   "$F line 10: 6 fields, but the header has 5" \
-  "$F line 11: value_expression does not work on cdp_ce.customer_events: syntax error" \
+  "$F line 11: value_expression for attribute \"user_id\" of event \"crm_purchase\" does not work on cdp_ce.customer_events: syntax error" \
   "$F line 13: a \" inside a field that does not start with one" \
   "$F line 14: text after the closing quote" \
-  "$F line 15: value_expression does not work on cdp_ce.customer_events: division by zero" \
+  "$F line 15: value_expression for attribute \"user_id\" of event \"$WEB\" does not work on cdp_ce.customer_events: division by zero" \
   "$F line 16: empty attribute_id, source_id, type, version, value_expression" \
   "$F line 17: the quoted field that starts on this line is never closed" \
   "14 problems in $F; nothing was loaded"; do
@@ -80,6 +80,29 @@ assert_eq "3 4 5 6 7 8 9 10 11 13 14 15 16 17" \
 assert_eq "$BEFORE" "$(table_digest $CONFIG)" "table unchanged after a failed load"
 assert_eq "failed|14" "$(sql "SELECT status || '|' || (stats->'steps'->'load'->>'problems')
                               FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")" "failed run recorded"
+
+# One expression, not a row of several nor more than one: a comma outside any
+# function's parentheses makes a ROW (whose text is no identifier); a ")" too
+# many would close the parentheses stitching wraps the expression in.
+F="$TEST_TMP/shapes.csv"
+cat >"$F" <<'CSV'
+attribute_id,source_id,type,version,value_expression
+email,web,signin,1-0-0,"coalesce(payload->>'email'), payload->>'mail'"
+cookie,web,signin,1-0-0,"lower(payload->>'email')), (payload->>'x'"
+phone,crm,purchase,2,"(payload->>'a', payload->>'b')"
+user_id,crm,purchase,2,"lower(payload->>'uid')
+  ) || (payload->>'x'"
+CSV
+expect_status 1 cps load-stitching-config "$F"
+for want in \
+  "$F line 2: value_expression for attribute \"email\" of event \"$WEB\" does not work on cdp_ce.customer_events: it gives a row (type record), not one value" \
+  "$F line 3: value_expression for attribute \"cookie\" of event \"$WEB\" does not work on cdp_ce.customer_events: the \")\" (at character 25 of the expression) closes a parenthesis that the expression did not open" \
+  "$F line 4: value_expression for attribute \"phone\" of event \"crm_purchase\" does not work on cdp_ce.customer_events: it gives a row (type record)" \
+  "$F line 5: value_expression for attribute \"user_id\" of event \"crm_purchase\" does not work on cdp_ce.customer_events: the \")\" (at line 2, character 3 of the expression) closes" \
+  "4 problems in $F; nothing was loaded"; do
+  assert_contains "$OUT" "$want" "loader output"
+done
+assert_eq "$BEFORE" "$(table_digest $CONFIG)" "table unchanged after refusing rows and extra parentheses"
 
 # A header with a missing and an unknown column, and the event_id hint.
 printf 'attribute_id,event_id,type,version,value_expression,\nemail,x,signin,1-0-0,a,\n' >"$TEST_TMP/header.csv"
@@ -171,4 +194,35 @@ assert_eq "e1,e2,e5,e6|e3,e4|e7" \
             FROM cdp_ps.matching GROUP BY customer_entity_id) g")" "entities stitched with the loaded config"
 assert_eq "a@x.com" "$(sql "SELECT string_agg(DISTINCT value, ',') FROM cdp_ps.identifiers
                             WHERE attribute_id = 'email' AND value LIKE 'a@%'")" "multi-line expression used"
+
+# --- expressions of every kind load, and stitching uses them ----------------
+# set-returning, casts, CASE, a subquery, several arguments, non-text types,
+# parentheses at the top level, and ")" in a comment or a string
+cat >"$TEST_TMP/kinds.csv" <<'CSV'
+attribute_id,source_id,type,version,value_expression
+user_id,web,signin,1-0-0,jsonb_array_elements_text(payload->'ids')
+cookie,web,signin,1-0-0,(payload->>'n')::int + 1
+phone,web,signin,1-0-0,"CASE WHEN payload ? 'p' THEN 'p-' || (payload->>'p') END"
+email,web,signin,1-0-0,"(SELECT lower(e.payload->>'email') FROM cdp_ce.customer_events e WHERE e.id = customer_events.id)"
+email,crm,purchase,2,"concat_ws('-', payload->>'a', payload->>'b')"
+user_id,crm,purchase,2,md5(id)::uuid
+cookie,crm,purchase,2,"date_trunc('day', event_time)"
+phone,crm,purchase,2,"(payload->>'a') || (payload->>'b') -- a ) in a comment"
+phone,shop,order,3,"nullif(payload->>'d', ')')"
+CSV
+expect_status 0 cps load-stitching-config "$TEST_TMP/kinds.csv"
+assert_contains "$OUT" "9 rows loaded into $CONFIG"
+sql <<SQL
+INSERT INTO cdp_ce.customer_events (id, event_id, source_id, type, version, event_time, payload) VALUES
+  ('k1', '$WEB', 'web', 'signin', '1-0-0', '2024-02-01 10:00',
+   '{"ids": ["i1", "i2"], "n": "41", "p": "7", "email": "K@X.com"}'),
+  ('k2', 'crm_purchase', 'crm', 'purchase', '2', '2024-02-02 11:30', '{"a": "x", "b": "y"}'),
+  ('k3', '$SHOP', 'shop', 'order', '3', '2024-02-03 12:00', '{"d": "d1"}'),
+  ('k4', '$SHOP', 'shop', 'order', '3', '2024-02-03 13:00', '{"d": ")"}');
+SQL
+expect_status 0 cps stitch
+assert_eq "cookie=2024-02-02 00:00:00|cookie=42|email=k@x.com|email=x-y|phone=d1|phone=p-7|phone=xy|user_id=$(sql "SELECT md5('k2')::uuid")|user_id=i1|user_id=i2" \
+  "$(sql "SELECT string_agg(i.attribute_id || '=' || i.value, '|' ORDER BY i.attribute_id, i.value COLLATE \"C\")
+          FROM cdp_ps.identifiers i JOIN cdp_ps.matching m ON m.customer_entity_id = i.customer_entity_id
+          WHERE m.customer_event_id IN ('k1', 'k2', 'k3', 'k4')")" "identifiers of every kind of expression"
 pass
