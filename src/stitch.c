@@ -25,6 +25,7 @@
 #include "pgtime.h"
 #include "schema.h"
 #include "stitchcore.h"
+#include "stitchexpr.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -85,10 +86,10 @@ static int index_of(char ***list, size_t *n, const char *s)
 static int is_set_returning(stitcher *s, const cfg_row *r, bool *srf, cps_error *err)
 {
     strbuf sql = STRBUF_INIT;
-    sb_append(&sql, "SELECT CASE WHEN false THEN (\n");
-    sb_append(&sql, r->expr);
+    sb_append(&sql, "SELECT CASE WHEN false THEN ");
+    stitchexpr_append(&sql, r->expr);
     sql_expand_into(&sql, db_schemas(s->d),
-                    "\n)::text END FROM {ce}.customer_events AS customer_events WHERE false");
+                    " END FROM {ce}.customer_events AS customer_events WHERE false");
     cps_error e;
     int64_t rc = db_exec_single(s->d, &e, sb_str(&sql));
     sb_free(&sql);
@@ -130,9 +131,9 @@ static int plan_full_pass(stitcher *s, cps_error *err)
         if (r->srf) {
             if (srfs++)
                 sb_append(&lateral, "\n  UNION ALL ");
-            sb_appendf(&lateral,
-                       "SELECT %zu AS c, (\n%s\n)::text AS v WHERE customer_events.cps_g = %d", i,
-                       r->expr, r->group);
+            sb_appendf(&lateral, "SELECT %zu AS c, ", i);
+            stitchexpr_append(&lateral, r->expr);
+            sb_appendf(&lateral, " AS v WHERE customer_events.cps_g = %d", r->group);
         } else {
             r->slot = used[r->group]++;
             if (r->slot + 1 > s->nslots)
@@ -156,7 +157,8 @@ static int plan_full_pass(stitcher *s, cps_error *err)
             if (r->slot != k)
                 continue;
             s->slot_row[r->group][k] = (int)i;
-            sb_appendf(&sql, " WHEN %d THEN (\n%s\n)::text", r->group, r->expr);
+            sb_appendf(&sql, " WHEN %d THEN ", r->group);
+            stitchexpr_append(&sql, r->expr);
         }
         sb_append(&sql, " END");
     }
@@ -197,31 +199,22 @@ static int load_config(stitcher *s, cps_error *err)
     PQclear(res);
     s->group_broken = xcalloc(s->ngroups + 1, sizeof *s->group_broken);
 
+    /* the loader's check (stitchexpr.h): the table may have been edited by hand */
     for (size_t i = 0; i < s->nrows; i++) {
         cfg_row *r = &s->rows[i];
-        cps_error e;
-        int64_t rc = 0;
-        if (str_blank(r->expr)) {
-            rc = cps_error_set(&e, "the expression is empty");
-        } else {
-            strbuf sql = STRBUF_INIT;
-            sb_append(&sql, "SELECT (\n");
-            sb_append(&sql, r->expr);
-            sql_expand_into(&sql, db_schemas(s->d),
-                            "\n)::text FROM {ce}.customer_events AS customer_events WHERE false");
-            rc = db_exec_single(s->d, &e, sb_str(&sql));
-            sb_free(&sql);
-        }
-        if (rc == CPS_EINTR)
-            return CPS_EINTR;
-        if (rc < 0) {
+        char *problem = NULL;
+        int rc = stitchexpr_check(s->d, r->expr, &problem, err);
+        if (rc < 0)
+            return rc;
+        if (problem) {
             r->broken = true;
             s->group_broken[r->group] = true;
             run_problem(s->ctx, STEP,
                         "stitching expression for attribute \"%s\" of event \"%s\" does not "
                         "work: %s; its events stay queued until it is fixed in "
                         "stitching_attributes_config",
-                        r->attribute_id, r->event_id, e.msg);
+                        r->attribute_id, r->event_id, problem);
+            free(problem);
         }
     }
 
@@ -234,8 +227,9 @@ static int load_config(stitcher *s, cps_error *err)
             continue;
         if (branches++)
             sb_append(&b, "\n  UNION ALL ");
-        sb_appendf(&b, "SELECT %zu AS c, (\n%s\n)::text AS v WHERE customer_events.cps_g = %d", i,
-                   r->expr, r->group);
+        sb_appendf(&b, "SELECT %zu AS c, ", i);
+        stitchexpr_append(&b, r->expr);
+        sb_appendf(&b, " AS v WHERE customer_events.cps_g = %d", r->group);
     }
     if (!branches)
         sb_append(&b, "SELECT NULL::int AS c, NULL::text AS v WHERE false");
@@ -647,10 +641,10 @@ static int diagnose_poison(batch *b, int k, const cps_error *first, cps_error *e
         if (strcmp(s->rows[i].event_id, event_id) || s->rows[i].broken)
             continue;
         strbuf sql = STRBUF_INIT;
-        sb_append(&sql, "SELECT count(probe.v) FROM (SELECT (\n");
-        sb_append(&sql, s->rows[i].expr);
+        sb_append(&sql, "SELECT count(probe.v) FROM (SELECT ");
+        stitchexpr_append(&sql, s->rows[i].expr);
         sql_expand_into(&sql, db_schemas(s->d),
-                        "\n)::text AS v FROM {ce}.customer_events AS customer_events "
+                        " AS v FROM {ce}.customer_events AS customer_events "
                         "WHERE customer_events.id = $1) AS probe");
         const char *p[] = {id};
         cps_error e;

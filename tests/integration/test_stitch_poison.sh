@@ -1,6 +1,7 @@
 # Poison events never block the queue (SPEC §3): an expression failing on some
-# payloads sets exactly those events aside; one that fails to compile leaves
-# its events queued, is reported, and the run exits 1; nothing is half-applied.
+# payloads sets exactly those events aside; one that fails to compile, or is
+# not one expression (a row, a ")" too many), leaves its events queued, is
+# reported, and the run exits 1; nothing is half-applied.
 source "$(dirname "$0")/lib.sh"
 
 setup() {
@@ -75,6 +76,49 @@ assert_eq errors "$(sql "SELECT status FROM cdp_ps.runs ORDER BY id DESC LIMIT 1
 sql "UPDATE cdp_ps.stitching_attributes_config SET value_expression = 'payload->>''cookie''' WHERE attribute_id = 'cookie'"
 expect_status 0 cps stitch
 assert_eq 2 "$(sql "SELECT count(*) FROM cdp_ps.matching")" "stitched once fixed"
+
+# Expressions that compile in parentheses but are not one expression, put
+# in the table by hand (the loader refuses them): a comma list, which the
+# parentheses make a ROW whose text "(x@y,m)" is no identifier, and a ")" too
+# many, which closes the parentheses early. Each is reported with its
+# attribute and event, its events stay queued, the other event types are
+# stitched, the run exits 1; in batches and from scratch alike.
+for mode in incremental scratch; do
+  newdb "shapes_$mode"
+  setup
+  [[ $mode == scratch ]] || sql "DELETE FROM cdp_ps.state"
+  sql <<'SQL'
+INSERT INTO public.events (id) VALUES ('app');
+INSERT INTO cdp_ps.stitching_attributes_config VALUES ('cookie', 'app', 'payload->>''cookie''');
+UPDATE cdp_ps.stitching_attributes_config SET value_expression = 'coalesce(payload->>''email''), payload->>''mail'''
+ WHERE (attribute_id, event_id) = ('email', 'crm');
+UPDATE cdp_ps.stitching_attributes_config SET value_expression = 'lower(payload->>''cookie'')), (payload->>''n'''
+ WHERE (attribute_id, event_id) = ('cookie', 'web');
+INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload) VALUES
+  ('w1', 'web', '2024-01-01', '{"n": "1", "cookie": "c1"}'),
+  ('c1', 'crm', '2024-01-02', '{"email": "X@y", "mail": "m"}'),
+  ('a1', 'app', '2024-01-03', '{"cookie": "c1"}');
+SQL
+  expect_status 1 cps stitch
+  assert_contains "$OUT" 'stitching expression for attribute "email" of event "crm" does not work: it gives a row (type record), not one value' "$mode"
+  assert_contains "$OUT" 'stitching expression for attribute "cookie" of event "web" does not work: the ")" (at character 26 of the expression) closes a parenthesis that the expression did not open' "$mode"
+  [[ "$OUT" != *"syntax error"* ]] || fail "$mode: a syntax error reached the stitching statements: $OUT"
+  assert_eq a1 "$(sql "SELECT string_agg(customer_event_id, ',') FROM cdp_ps.matching")" "$mode: app stitched"
+  assert_eq c1,w1 "$(sql "SELECT string_agg(customer_event_id, ',' ORDER BY customer_event_id)
+                          FROM cdp_ps.customer_events_to_process")" "$mode: web and crm queued"
+  assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.failed_events")" "$mode: nothing set aside"
+  assert_eq "cookie=c1" "$(sql "SELECT string_agg(attribute_id || '=' || value, ',') FROM cdp_ps.identifiers")" "$mode: identifiers"
+  assert_eq errors "$(sql "SELECT status FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")" "$mode: run recorded"
+  # Fixed: one value each; the queued events are stitched.
+  sql "UPDATE cdp_ps.stitching_attributes_config SET value_expression = 'lower(coalesce(payload->>''email'', payload->>''mail''))'
+       WHERE (attribute_id, event_id) = ('email', 'crm')"
+  sql "UPDATE cdp_ps.stitching_attributes_config SET value_expression = 'lower(payload->>''cookie'')'
+       WHERE (attribute_id, event_id) = ('cookie', 'web')"
+  expect_status 0 cps stitch
+  assert_eq 3 "$(sql "SELECT count(*) FROM cdp_ps.matching")" "$mode: stitched once fixed"
+  assert_eq "cookie=c1,email=x@y,num=1" "$(sql "SELECT string_agg(attribute_id || '=' || value, ',' ORDER BY attribute_id)
+                                              FROM cdp_ps.identifiers")" "$mode: identifiers once fixed"
+done
 
 # The same from scratch: broken events end up queued, not lost.
 newdb broken_scratch
