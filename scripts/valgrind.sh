@@ -30,9 +30,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # to land mid-run; test_faults wants a 30 ms statement timeout to be hit).
 default_tests=(
   test_attr_cases test_config_errors test_init test_lock test_queue_trigger test_signals
-  test_stitch_graphs test_stitch_poison test_stitch_split_read test_bad_input test_copy_roundtrip
-  test_attr_errors test_attr_schedule test_loader test_cache test_status test_production
-  test_decimal_pg
+  test_stitch_graphs test_stitch_poison test_stitch_expressions test_stitch_split_read
+  test_bad_input test_copy_roundtrip test_attr_errors test_attr_schedule test_loader test_cache
+  test_status test_production test_decimal_pg
 )
 if [[ $# -eq 0 ]]; then
   tests=("${default_tests[@]}")
