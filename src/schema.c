@@ -5,6 +5,13 @@
  * it in the catalog (schema + relation, index or trigger name) and the DDL
  * that creates it. Functions are compared by their source text and replaced
  * when CPS brings a newer body.
+ *
+ * The trigger functions write CPS's tables on behalf of whoever fires them (a
+ * loader inserting events, an operator deleting from failed_events), who need
+ * no rights on CPS's schemas: they run with the rights of CPS's role that owns
+ * them (SECURITY DEFINER), with a search_path nobody can plant objects in, and
+ * only their owner may attach them to a trigger. One installed without all
+ * that (by an older CPS, or changed by hand) counts as out of date.
  */
 #include "schema.h"
 
@@ -13,7 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OBJ_SCHEMA, OBJ_TABLE, OBJ_INDEX, OBJ_FUNCTION, OBJ_TRIGGER } obj_kind;
+typedef enum {
+    OBJ_SCHEMA,
+    OBJ_TABLE,
+    OBJ_INDEX,
+    OBJ_FUNCTION,         /* runs with the rights of its caller */
+    OBJ_TRIGGER_FUNCTION, /* runs with the rights of its owner, CPS's role (DEFINER) */
+    OBJ_TRIGGER
+} obj_kind;
 typedef enum { S_CDP, S_CE, S_PS, S_ATTR } schema_key;
 
 typedef struct schema_object {
@@ -25,6 +39,11 @@ typedef struct schema_object {
     const char *ddl;   /* template */
     const char *after; /* extra template run in the same transaction when created */
 } schema_object;
+
+/* The attributes of every OBJ_TRIGGER_FUNCTION, and its proconfig as the
+ * catalog shows them. Its body names everything with its schema. */
+#define DEFINER             "SECURITY DEFINER SET search_path = pg_catalog, pg_temp "
+#define DEFINER_SEARCH_PATH "search_path=pg_catalog, pg_temp"
 
 /* The body of every PL/pgSQL trigger function: the queue may be missing (it is
  * dropped to re-stitch from scratch); then there is nothing to do, since the
@@ -134,14 +153,14 @@ static const schema_object objects[] = {
      NULL},
 
     /* The queue is fed by triggers on the event log. */
-    {OBJ_FUNCTION, S_PS, "cps_queue_inserted", NULL, 0,
+    {OBJ_TRIGGER_FUNCTION, S_PS, "cps_queue_inserted", NULL, 0,
      "CREATE OR REPLACE FUNCTION {ps}.cps_queue_inserted() RETURNS trigger "
-     "LANGUAGE plpgsql AS $cps$\nBEGIN\n  IF " QUEUE_EXISTS " THEN\n    " ENQUEUE_FROM(
+     "LANGUAGE plpgsql " DEFINER "AS $cps$\nBEGIN\n  IF " QUEUE_EXISTS " THEN\n    " ENQUEUE_FROM(
          "SELECT n.id FROM cps_new n") "\n  END IF;\n  RETURN NULL;\nEND\n$cps$",
      NULL},
-    {OBJ_FUNCTION, S_PS, "cps_queue_updated", NULL, 0,
+    {OBJ_TRIGGER_FUNCTION, S_PS, "cps_queue_updated", NULL, 0,
      "CREATE OR REPLACE FUNCTION {ps}.cps_queue_updated() RETURNS trigger "
-     "LANGUAGE plpgsql AS $cps$\nBEGIN\n  IF " QUEUE_EXISTS " THEN\n    " ENQUEUE_FROM(
+     "LANGUAGE plpgsql " DEFINER "AS $cps$\nBEGIN\n  IF " QUEUE_EXISTS " THEN\n    " ENQUEUE_FROM(
          "SELECT n.id FROM cps_new n LEFT JOIN cps_old o ON o.id = n.id "
          "WHERE o IS DISTINCT FROM n") "\n  END IF;\n  RETURN NULL;\nEND\n$cps$",
      NULL},
@@ -157,9 +176,9 @@ static const schema_object objects[] = {
      NULL},
 
     /* Deleting a set-aside event's row puts the event back in the queue. */
-    {OBJ_FUNCTION, S_PS, "cps_failed_requeue", NULL, 0,
+    {OBJ_TRIGGER_FUNCTION, S_PS, "cps_failed_requeue", NULL, 0,
      "CREATE OR REPLACE FUNCTION {ps}.cps_failed_requeue() RETURNS trigger "
-     "LANGUAGE plpgsql AS $cps$\nBEGIN\n"
+     "LANGUAGE plpgsql " DEFINER "AS $cps$\nBEGIN\n"
      "  IF pg_catalog.current_setting('cps.internal', true) = 'on' OR NOT " QUEUE_EXISTS
      " THEN\n    RETURN NULL;\n  END IF;\n"
      "  IF TG_OP = 'TRUNCATE' THEN\n    "
@@ -199,9 +218,9 @@ static const schema_object objects[] = {
      "DROP INDEX IF EXISTS {attr}.customer_entities_due_idx"},
     /* Anyone else who sets modified past calculated marks the entity too, row by
        row; CPS's own sessions (cps.internal) mark in bulk and skip the trigger. */
-    {OBJ_FUNCTION, S_PS, "cps_entities_active", NULL, 0,
+    {OBJ_TRIGGER_FUNCTION, S_PS, "cps_entities_active", NULL, 0,
      "CREATE OR REPLACE FUNCTION {ps}.cps_entities_active() RETURNS trigger "
-     "LANGUAGE plpgsql AS $cps$\nBEGIN\n"
+     "LANGUAGE plpgsql " DEFINER "AS $cps$\nBEGIN\n"
      /* dropped, it is recreated with every due entity marked: nothing to do */
      "  IF pg_catalog.to_regclass(pg_catalog.quote_ident({ps_lit}) || "
      "'.entities_to_calculate') IS NOT NULL THEN\n"
@@ -230,13 +249,13 @@ static const schema_object objects[] = {
      "ON {attr}.customer_attributes (attribute_id)",
      NULL},
     /* Rows of customer_entities removed by anyone but CPS are recreated next run. */
-    {OBJ_FUNCTION, S_PS, "cps_entities_removed", NULL, 0,
+    {OBJ_TRIGGER_FUNCTION, S_PS, "cps_entities_removed", NULL, 0,
      "CREATE OR REPLACE FUNCTION {ps}.cps_entities_removed() RETURNS trigger "
-     "LANGUAGE plpgsql AS $cps$\nBEGIN\n"
+     "LANGUAGE plpgsql " DEFINER "AS $cps$\nBEGIN\n"
      "  IF pg_catalog.current_setting('cps.internal', true) IS DISTINCT FROM 'on' THEN\n"
      "    INSERT INTO {ps}.state (key, value, modified) VALUES ('" STATE_ENTITIES_RESYNC
-     "', 'pending', now())\n"
-     "    ON CONFLICT (key) DO UPDATE SET value = 'pending', modified = now();\n"
+     "', 'pending', pg_catalog.now())\n"
+     "    ON CONFLICT (key) DO UPDATE SET value = 'pending', modified = pg_catalog.now();\n"
      "  END IF;\n  RETURN NULL;\nEND\n$cps$",
      NULL},
     {OBJ_TRIGGER, S_ATTR, "cps_entities_deleted", "customer_entities", S_ATTR,
@@ -312,9 +331,10 @@ static int object_present(db *d, const schema_object *o, int *present, cps_error
     const cps_config *cfg = db_config(d);
     const char *schema = raw_schema(cfg, o->schema);
     const char *sql = NULL;
-    const char *params[3] = {schema, o->name, NULL};
+    const char *params[4] = {schema, o->name, NULL, DEFINER_SEARCH_PATH};
     int n = 2;
     char *body = NULL;
+    bool definer = o->kind == OBJ_TRIGGER_FUNCTION;
     switch (o->kind) {
     case OBJ_SCHEMA:
         sql = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)";
@@ -323,7 +343,8 @@ static int object_present(db *d, const schema_object *o, int *present, cps_error
     case OBJ_TABLE:
     case OBJ_INDEX:
         return schema_relation_exists(d, schema, o->name, present, err);
-    case OBJ_FUNCTION: {
+    case OBJ_FUNCTION:
+    case OBJ_TRIGGER_FUNCTION: {
         /* the body is what stands between the $cps$ quotes of the DDL */
         char *ddl = db_sql(d, o->ddl);
         char *start = strstr(ddl, "$cps$");
@@ -331,10 +352,15 @@ static int object_present(db *d, const schema_object *o, int *present, cps_error
         body = (start && end) ? xstrndup(start + 5, (size_t)(end - start - 5)) : xstrdup("");
         free(ddl);
         params[2] = body;
-        n = 3;
-        sql = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p "
-              "JOIN pg_catalog.pg_namespace s ON s.oid = p.pronamespace "
-              "WHERE s.nspname = $1 AND p.proname = $2 AND p.prosrc = $3)";
+        n = definer ? 4 : 3;
+        sql = definer ? "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p "
+                        "JOIN pg_catalog.pg_namespace s ON s.oid = p.pronamespace "
+                        "WHERE s.nspname = $1 AND p.proname = $2 AND p.prosrc = $3 "
+                        "AND p.prosecdef AND p.proconfig = ARRAY[$4::text] "
+                        "AND NOT pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE'))"
+                      : "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p "
+                        "JOIN pg_catalog.pg_namespace s ON s.oid = p.pronamespace "
+                        "WHERE s.nspname = $1 AND p.proname = $2 AND p.prosrc = $3)";
         break;
     }
     case OBJ_TRIGGER:
@@ -358,10 +384,21 @@ static int object_present(db *d, const schema_object *o, int *present, cps_error
 
 static const char *object_label(const schema_object *o, char *buf, size_t n, const cps_config *cfg)
 {
-    static const char *kinds[] = {"schema", "table", "index", "function", "trigger"};
+    static const char *kinds[] = {"schema", "table", "index", "function", "function", "trigger"};
     snprintf(buf, n, "%s %s%s%s", kinds[o->kind], raw_schema(cfg, o->schema), o->name ? "." : "",
              o->name ? o->name : "");
     return buf;
+}
+
+/* Only its owner may attach a trigger function to a trigger: anyone else
+ * could make it write CPS's tables with CPS's rights. (Triggers that fire it
+ * need no EXECUTE right: PostgreSQL checks it when a trigger is created.) */
+static int revoke_execute(db *d, const schema_object *o, cps_error *err)
+{
+    char *sql = xasprintf("REVOKE EXECUTE ON FUNCTION {ps}.%s() FROM PUBLIC", o->name);
+    int64_t rc = db_exec(d, err, sql, 0, NULL);
+    free(sql);
+    return rc < 0 ? (int)rc : 0;
 }
 
 static int ensure_objects(db *d, size_t count, int *created, cps_error *err)
@@ -384,6 +421,8 @@ static int ensure_objects(db *d, size_t count, int *created, cps_error *err)
             return rc;
         if ((rc = (int)db_exec(d, err, o->ddl, 0, NULL)) >= 0 && o->after)
             rc = (int)db_exec(d, err, o->after, 0, NULL);
+        if (rc >= 0 && o->kind == OBJ_TRIGGER_FUNCTION)
+            rc = revoke_execute(d, o, err);
         if (rc >= 0)
             rc = db_commit(d, err);
         if (rc < 0) {
