@@ -303,7 +303,7 @@ static int create_temp_tables(stitcher *s, cps_error *err)
         "first_id text, is_new bool, first_changed bool) ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS cps_w_fail (id text, attribute_id text, "
         "event_id text, error text) ON COMMIT DELETE ROWS;"
-        "CREATE TEMP TABLE IF NOT EXISTS cps_w_done (id text, row_version text) "
+        "CREATE TEMP TABLE IF NOT EXISTS cps_w_done (id text, row_version text, stitched bool) "
         "ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS cps_w_queue (id text) ON COMMIT DELETE ROWS;"
         "TRUNCATE cps_cfg";
@@ -388,6 +388,7 @@ typedef struct aside {
 typedef struct dequeue {
     const char *id; /* borrowed */
     const char *xmin;
+    bool stitched; /* in the graph: not set aside, still in customer_events */
 } dequeue;
 
 /* Stage the graph's results for the set-based statements of apply_batch;
@@ -474,6 +475,7 @@ static int stage_aside_and_dequeue(stitcher *s, const aside *asides, size_t nasi
     for (size_t i = 0; i < ndone; i++) {
         copyin_str(c, done[i].id);
         copyin_str(c, done[i].xmin);
+        copyin_str(c, done[i].stitched ? "t" : "f");
         copyin_end_row(c);
     }
     return db_copy_in_end(c, NULL, err);
@@ -522,6 +524,12 @@ static int apply_batch(stitcher *s, cps_error *err)
         "WHERE NOT w.is_new AND c.id = w.id",
         "INSERT INTO {ps}.entities_to_calculate (customer_entity_id) "
         "SELECT id FROM pg_temp.cps_w_ent ON CONFLICT DO NOTHING",
+        /* set-aside events stitched now (their payload was fixed) are no longer
+           set aside; CPS's session skips the trigger that would queue them again
+           (cps.internal). Without set-aside events, nothing is joined at all. */
+        "DELETE FROM {ps}.failed_events f USING pg_temp.cps_w_done d "
+        "WHERE f.customer_event_id = d.id AND d.stitched "
+        "AND EXISTS (SELECT 1 FROM {ps}.failed_events)",
         "INSERT INTO {ps}.failed_events AS f (customer_event_id, attribute_id, event_id, error, "
         "failed_at) SELECT id, attribute_id, event_id, error, now() FROM pg_temp.cps_w_fail "
         "ON CONFLICT (customer_event_id) DO UPDATE SET attribute_id = EXCLUDED.attribute_id, "
@@ -880,7 +888,7 @@ static int run_batch(stitcher *s, int *count, cps_error *err)
 
     dequeue *done = xmalloc((size_t)b.n * sizeof *done);
     for (int k = 1; k <= b.n; k++)
-        done[k - 1] = (dequeue){b.id_of[k], b.xmin_of[k]};
+        done[k - 1] = (dequeue){b.id_of[k], b.xmin_of[k], b.ev_of[k] != IDTAB_NONE};
     rc = db_begin(s->d, err);
     if (rc == 0 && s->index_lookups)
         rc = db_prefer_index_lookups(s->d, err);
@@ -1240,7 +1248,7 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
     s->entities_new += (int64_t)fg_entity_count(g);
 
     /* Queue: consume what was read; events of broken expressions wait there. */
-    if (copy_rows(s->d, "cps_w_done", err, &c) < 0)
+    if (copy_rows(s->d, "cps_w_done (id, row_version)", err, &c) < 0)
         return CPS_ERR;
     for (size_t i = 0; i < p->nqueue; i++) {
         copyin_str(c, p->queue_ids[i]);

@@ -50,6 +50,43 @@ assert_eq 9999 "$(sql "SELECT count(*) FROM cdp_ps.matching")"
 sql "TRUNCATE cdp_ps.failed_events"
 assert_eq 1 "$(sql "SELECT count(*) FROM cdp_ps.customer_events_to_process")" "truncate requeues too"
 
+# An event set aside, then fixed by the loader (its payload updated): stitched
+# by the next batch, which removes its row from failed_events in the same
+# transaction, without queueing it again as an operator's delete would.
+newdb fixed
+setup
+sql "DELETE FROM cdp_ps.state"
+sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload) VALUES
+       ('e1', 'web', '2024-01-01', '{\"n\": \"bad\"}'), ('e2', 'web', '2024-01-02', '{\"n\": \"5\"}'),
+       ('e3', 'web', '2024-01-03', '{\"n\": \"bad\"}')"
+expect_status 1 cps stitch
+assert_eq "e1,e3" "$(sql "SELECT string_agg(customer_event_id, ',' ORDER BY 1) FROM cdp_ps.failed_events")"
+sql "UPDATE cdp_ce.customer_events SET payload = '{\"n\": \"5\"}' WHERE id = 'e1'"
+sql "UPDATE cdp_ce.customer_events SET payload = '{\"n\": \"still bad\"}' WHERE id = 'e3'"
+expect_status 1 cps stitch
+assert_eq e3 "$(sql "SELECT string_agg(customer_event_id, ',') FROM cdp_ps.failed_events")" \
+  "the fixed event's row is gone, the one still failing stays"
+assert_contains "$(sql "SELECT error FROM cdp_ps.failed_events")" '"still bad"' "its new error"
+assert_eq 1 "$(sql "SELECT count(DISTINCT customer_entity_id) FROM cdp_ps.matching
+                    WHERE customer_event_id IN ('e1', 'e2')")" "the fixed event stitched"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.customer_events_to_process")" "nothing queued again"
+sql "UPDATE cdp_ce.customer_events SET payload = '{\"n\": \"7\"}' WHERE id = 'e3'"
+expect_status 0 cps stitch
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.failed_events")" "no event set aside any more"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.customer_events_to_process")" "nothing queued again"
+assert_eq 3 "$(sql "SELECT count(*) FROM cdp_ps.matching")"
+expect_status 0 cps status
+assert_contains "$OUT" " 0 set aside" "cps status"
+# A stitched event set aside after an update keeps its entity; fixed again,
+# it is stitched to the same entity (nothing to write there) and its row goes.
+sql "UPDATE cdp_ce.customer_events SET payload = '{\"n\": \"bad\"}' WHERE id = 'e2'"
+expect_status 1 cps stitch
+assert_eq e2 "$(sql "SELECT string_agg(customer_event_id, ',') FROM cdp_ps.failed_events")"
+sql "UPDATE cdp_ce.customer_events SET payload = '{\"n\": \"5\"}' WHERE id = 'e2'"
+expect_status 0 cps stitch
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.failed_events")" "the stitched event's row is gone"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.customer_events_to_process")" "nothing queued again"
+
 # From scratch: the full pass hits the bad payloads and falls back to batches.
 newdb scratch
 setup
