@@ -9,11 +9,15 @@
 #define EXPR_CLOSE "\n)"
 
 /* The check: the expression as the batch statement's LATERAL branch holds it,
- * without the cast to text, so that its columns and type can be seen. */
+ * without the cast to text, so that its columns and type can be seen; and
+ * again as what that branch is grouped by, where PostgreSQL refuses window
+ * functions (evaluated over one event's subquery, count(*) OVER () would be
+ * 1 in a batch, but the number of events where the full pass puts it). */
 #define CHECK_BEFORE                                                                               \
     "SELECT x.* FROM {ce}.customer_events AS customer_events CROSS JOIN LATERAL "                  \
     "(SELECT " EXPR_OPEN
-#define CHECK_AFTER EXPR_CLOSE " AS v) AS x WHERE false"
+#define CHECK_BETWEEN EXPR_CLOSE " AS v GROUP BY " EXPR_OPEN
+#define CHECK_AFTER   EXPR_CLOSE "::text) AS x WHERE false"
 
 /* PostgreSQL's anonymous row type, of ROW(...) and (a, b). */
 enum { RECORD_OID = 2249 };
@@ -64,8 +68,8 @@ static void describe_position(strbuf *out, const char *expr, long target)
 }
 
 /* A failed check statement: the expression's problem, or the check's own failure. */
-static int failed(db *d, PGresult *res, const char *expr, long prefix_chars, char **problem,
-                  cps_error *err)
+static int failed(db *d, PGresult *res, const char *expr, const long prefix_chars[2],
+                  char **problem, cps_error *err)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     char *m = db_result_message(res);
@@ -81,10 +85,15 @@ static int failed(db *d, PGresult *res, const char *expr, long prefix_chars, cha
     sb_append(&msg, m);
     free(m);
     const char *pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
-    if (pos)
-        describe_position(&msg, expr, strtol(pos, NULL, 10) - prefix_chars);
+    if (pos) { /* in the expression's first copy or its second */
+        long at = strtol(pos, NULL, 10);
+        describe_position(&msg, expr, at - prefix_chars[at > prefix_chars[1]]);
+    }
     if (state && !strcmp(state, "42803")) /* grouping_error: "... in FROM clause ..." */
         sb_append(&msg, "; an aggregate such as max() or count() cannot be a stitching "
+                        "expression: it must give the values of one event");
+    if (state && !strcmp(state, "42P20")) /* windowing_error: "... in GROUP BY" */
+        sb_append(&msg, "; a window function such as count(*) OVER () cannot be a stitching "
                         "expression: it must give the values of one event");
     PQclear(res);
     *problem = sb_detach(&msg);
@@ -112,8 +121,12 @@ int stitchexpr_check(db *d, const char *expr, char **problem, cps_error *err)
     }
 
     strbuf sql = STRBUF_INIT;
+    long prefix_chars[2];
     sql_expand_into(&sql, db_schemas(d), CHECK_BEFORE);
-    long prefix_chars = chars_in(sb_str(&sql), sql.len);
+    prefix_chars[0] = chars_in(sb_str(&sql), sql.len);
+    sb_append(&sql, expr);
+    sb_append(&sql, CHECK_BETWEEN);
+    prefix_chars[1] = chars_in(sb_str(&sql), sql.len);
     sb_append(&sql, expr);
     sb_append(&sql, CHECK_AFTER);
     PGconn *conn = db_pg(d);

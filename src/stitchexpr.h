@@ -12,7 +12,9 @@
  *   - no ")" in it closes a parenthesis it did not open (such a ")" would
  *     close the wrapper early and put the rest into the surrounding SQL);
  *   - it compiles, plans and runs over a row of {ce}.customer_events, in the
- *     place the batch statement gives it: a LATERAL subquery per event;
+ *     place the batch statement gives it: a LATERAL subquery per event (no
+ *     aggregate), grouped by it (no window function: the full pass puts it
+ *     in a column over all events, a batch in that subquery over one);
  *   - it gives one column, not a row: a top-level comma ("a, b") makes the
  *     wrapper a ROW constructor, whose text "(a,b)" is no identifier.
  * It may be set-returning, and of any type (the text of it is the value).

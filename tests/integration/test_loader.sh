@@ -92,6 +92,8 @@ cookie,web,signin,1-0-0,"lower(payload->>'email')), (payload->>'x'"
 phone,crm,purchase,2,"(payload->>'a', payload->>'b')"
 user_id,crm,purchase,2,"lower(payload->>'uid')
   ) || (payload->>'x'"
+email,crm,purchase,2,"max(payload->>'email')"
+cookie,crm,purchase,2,"count(*) OVER ()"
 CSV
 expect_status 1 cps load-stitching-config "$F"
 for want in \
@@ -99,7 +101,9 @@ for want in \
   "$F line 3: value_expression for attribute \"cookie\" of event \"$WEB\" does not work on cdp_ce.customer_events: the \")\" (at character 25 of the expression) closes a parenthesis that the expression did not open" \
   "$F line 4: value_expression for attribute \"phone\" of event \"crm_purchase\" does not work on cdp_ce.customer_events: it gives a row (type record)" \
   "$F line 5: value_expression for attribute \"user_id\" of event \"crm_purchase\" does not work on cdp_ce.customer_events: the \")\" (at line 2, character 3 of the expression) closes" \
-  "4 problems in $F; nothing was loaded"; do
+  "$F line 7: value_expression for attribute \"email\" of event \"crm_purchase\" does not work on cdp_ce.customer_events: aggregate functions are not allowed" \
+  "$F line 8: value_expression for attribute \"cookie\" of event \"crm_purchase\" does not work on cdp_ce.customer_events: window functions are not allowed in GROUP BY (at character 1 of the expression); a window function such as count(*) OVER () cannot be a stitching expression" \
+  "6 problems in $F; nothing was loaded"; do
   assert_contains "$OUT" "$want" "loader output"
 done
 assert_eq "$BEFORE" "$(table_digest $CONFIG)" "table unchanged after refusing rows and extra parentheses"

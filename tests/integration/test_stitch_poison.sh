@@ -1,6 +1,7 @@
 # Poison events never block the queue (SPEC §3): an expression failing on some
 # payloads sets exactly those events aside; one that fails to compile, or is
-# not one expression (a row, a ")" too many), leaves its events queued, is
+# not one expression (a row, a ")" too many, an aggregate, a window
+# function), leaves its events queued, is
 # reported, and the run exits 1; nothing is half-applied.
 source "$(dirname "$0")/lib.sh"
 
@@ -155,6 +156,31 @@ SQL
   assert_eq 3 "$(sql "SELECT count(*) FROM cdp_ps.matching")" "$mode: stitched once fixed"
   assert_eq "cookie=c1,email=x@y,num=1" "$(sql "SELECT string_agg(attribute_id || '=' || value, ',' ORDER BY attribute_id)
                                               FROM cdp_ps.identifiers")" "$mode: identifiers once fixed"
+done
+
+# An aggregate or a window function gives no value of one event (the helper
+# found max() setting every event aside, and count(*) OVER () merging all the
+# events of a type from scratch but not in batches): refused like a broken
+# expression, in batches and from scratch alike.
+for mode in incremental scratch; do
+  newdb "sets_$mode"
+  setup
+  [[ $mode == scratch ]] || sql "DELETE FROM cdp_ps.state"
+  sql "UPDATE cdp_ps.stitching_attributes_config SET value_expression = 'max(payload->>''email'')'
+        WHERE attribute_id = 'email';
+       UPDATE cdp_ps.stitching_attributes_config SET value_expression = 'count(*) OVER ()'
+        WHERE attribute_id = 'num';
+       INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload) VALUES
+         ('w1', 'web', '2024-01-01', '{\"cookie\": \"c1\"}'), ('w2', 'web', '2024-01-02', '{\"cookie\": \"c2\"}'),
+         ('c1', 'crm', '2024-01-03', '{\"email\": \"x@y\"}')"
+  expect_status 1 cps stitch
+  assert_contains "$OUT" 'stitching expression for attribute "email" of event "crm" does not work: aggregate functions are not allowed' "$mode"
+  assert_contains "$OUT" 'an aggregate such as max() or count() cannot be a stitching expression' "$mode"
+  assert_contains "$OUT" 'stitching expression for attribute "num" of event "web" does not work: window functions are not allowed in GROUP BY (at character 1 of the expression)' "$mode"
+  assert_contains "$OUT" 'a window function such as count(*) OVER () cannot be a stitching expression' "$mode"
+  assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.failed_events")" "$mode: nothing set aside"
+  assert_eq c1,w1,w2 "$(sql "SELECT string_agg(customer_event_id, ',' ORDER BY customer_event_id)
+                             FROM cdp_ps.customer_events_to_process")" "$mode: their events stay queued"
 done
 
 # The same from scratch: broken events end up queued, not lost.
