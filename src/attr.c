@@ -27,6 +27,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,7 @@ typedef struct plan {
     bool index_lookups; /* batches are small next to the population: no hash joins */
     bool set_based_fk;  /* may check the foreign key set-based (see lock_batch_entities) */
     bool stop;
+    bool due_loaded; /* ids holds the entities due */
     /* totals */
     int64_t entities, batches;
     double shared_seconds;
@@ -468,6 +470,7 @@ static int load_due(plan *p, db *d, cps_error *err)
     /* in byte order, so that each batch writes its rows in index order */
     if (rc == 0 && p->nids > 1)
         qsort(p->ids, p->nids, sizeof *p->ids, compare_ids);
+    p->due_loaded = rc == 0;
     return rc;
 }
 
@@ -611,6 +614,26 @@ static int set_on(batch *b, uint32_t lo, uint32_t hi, cps_error *err)
     return 0;
 }
 
+/* Put "<what> for entity X" or "<what> for entities X to Y" in front of err's
+ * message, for an error that stops the step. */
+static void prefix_entities(cps_error *err, const batch *b, uint32_t lo, uint32_t hi,
+                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void prefix_entities(cps_error *err, const batch *b, uint32_t lo, uint32_t hi,
+                            const char *fmt, ...)
+{
+    strbuf what = STRBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vappendf(&what, fmt, ap);
+    va_end(ap);
+    if (lo == hi)
+        cps_error_prefix(err, "%s for entity %s", sb_str(&what), b->ids[lo - 1]);
+    else
+        cps_error_prefix(err, "%s for entities %s to %s", sb_str(&what), b->ids[lo - 1],
+                         b->ids[hi - 1]);
+    sb_free(&what);
+}
+
 static bool attr_broken(plan *p, size_t a)
 {
     pthread_mutex_lock(&p->lock);
@@ -672,9 +695,10 @@ static int evaluate_alone(batch *b, size_t a, uint32_t lo, uint32_t hi, cps_erro
             values_push(&b->direct[a], b->attempt.k[i], b->attempt.v[i], b->attempt.len[i]);
         return db_release_savepoint(b->d, err);
     }
-    if (rc == CPS_EINTR || db_sqlstate_fatal(e.sqlstate)) {
+    if (rc == CPS_EINTR || db_error_stops_step(b->d, &e)) {
         *err = e;
-        return rc == CPS_EINTR ? CPS_EINTR : CPS_ERR;
+        prefix_entities(err, b, lo, hi, "attribute \"%s\"", pa->id);
+        return rc == CPS_EINTR || db_interrupted() ? CPS_EINTR : CPS_ERR;
     }
     if (b->aggs[a])
         agg_reset(b->aggs[a], lo - 1, hi - 1);
@@ -710,9 +734,10 @@ static int evaluate_customs(batch *b, bool *done, cps_error *err)
         if (p->attrs[a].usable && p->attrs[a].path == PATH_CUSTOM)
             p->attrs[a].seconds += spent / (double)p->ncustom;
     pthread_mutex_unlock(&p->lock);
-    if (rc == CPS_EINTR || (rc < 0 && db_sqlstate_fatal(e.sqlstate))) {
+    if (rc == CPS_EINTR || (rc < 0 && db_error_stops_step(b->d, &e))) {
         *err = e;
-        return rc == CPS_EINTR ? CPS_EINTR : CPS_ERR;
+        prefix_entities(err, b, 1, b->n, "the custom attributes' shared query");
+        return rc == CPS_EINTR || db_interrupted() ? CPS_EINTR : CPS_ERR;
     }
     for (size_t a = 0; a < p->n; a++) {
         values *vs = &b->custom[a];
@@ -754,9 +779,10 @@ static int read_batch(batch *b, char **calc_time, cps_error *err)
         pthread_mutex_lock(&p->lock);
         p->shared_seconds += now_seconds() - t0;
         pthread_mutex_unlock(&p->lock);
-        if (rc == CPS_EINTR || (rc < 0 && db_sqlstate_fatal(e.sqlstate))) {
+        if (rc == CPS_EINTR || (rc < 0 && db_error_stops_step(b->d, &e))) {
             *err = e;
-            return rc == CPS_EINTR ? CPS_EINTR : CPS_ERR;
+            prefix_entities(err, b, 1, b->n, "the attributes' one pass over the events");
+            return rc == CPS_EINTR || db_interrupted() ? CPS_EINTR : CPS_ERR;
         }
         if (rc < 0) {
             /* some definition fails on some entity: find which, alone */
@@ -1110,7 +1136,8 @@ static int run_workers(plan *p, cps_error *err)
 
 /* ---- the step ------------------------------------------------------------ */
 
-static void report(plan *p, double seconds)
+/* The step's numbers in the run's record and the log; rc is the step's outcome. */
+static void report(plan *p, double seconds, int rc)
 {
     run_ctx *ctx = p->ctx;
     json_t *st = run_step_stats(ctx, "attributes");
@@ -1137,7 +1164,12 @@ static void report(plan *p, double seconds)
                      path_names[a->path]);
     }
     json_object_set_new(st, "per_attribute", per);
-    if (p->entities)
+    if (rc < 0) {
+        /* the error says why; before the due entities were known, nothing to add */
+        if (p->due_loaded)
+            log_warn(STEP, "stopped after %lld of the %zu entities due were calculated",
+                     (long long)p->entities, p->nids);
+    } else if (p->entities)
         log_info(STEP,
                  "%lld entities calculated in %.1f s (%.0f entities/s; one pass over "
                  "events %.1f s), %zu attributes%s",
@@ -1201,7 +1233,7 @@ int attr_step(run_ctx *ctx, cps_error *err)
             progress_end(p.prog);
         }
     }
-    report(&p, now_seconds() - t0);
+    report(&p, now_seconds() - t0, rc);
     plan_free(&p);
     return rc;
 }

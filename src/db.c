@@ -112,6 +112,26 @@ bool db_sqlstate_fatal(const char *sqlstate)
     return false;
 }
 
+bool db_sqlstate_sql_fault(const char *sqlstate)
+{
+    static const char *const states[] = {"25006", "53400", "57014"};
+    if (!sqlstate || !*sqlstate)
+        return false;
+    if (!strncmp(sqlstate, "55", 2))
+        return true;
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+        if (!strcmp(sqlstate, states[i]))
+            return true;
+    return false;
+}
+
+bool db_error_stops_step(db *d, const cps_error *err)
+{
+    if (db_interrupted() || PQstatus(d->conn) != CONNECTION_OK)
+        return true;
+    return db_sqlstate_fatal(err->sqlstate) && !db_sqlstate_sql_fault(err->sqlstate);
+}
+
 char *db_result_message(const PGresult *res)
 {
     strbuf sb = STRBUF_INIT;

@@ -166,6 +166,20 @@ void db_interrupt_for_test(int sig);
  * go on. Any other error may be caused by one row (a bad cast, a failing
  * function), so it is worth narrowing down. */
 bool db_sqlstate_fatal(const char *sqlstate);
+/* True for the errors among those that operator-written SQL brings on itself,
+ * whatever rows it reads: it writes in a read-only transaction (25006), runs
+ * past statement_timeout or is cancelled by someone else (57014; CPS's own
+ * cancellation is db_interrupted()), writes more temporary files than
+ * temp_file_limit (53400), waits past lock_timeout or uses an object in the
+ * wrong state (class 55: 55P03, currval before nextval, ...). */
+bool db_sqlstate_sql_fault(const char *sqlstate);
+/* Operator-written SQL evaluated on its own (an attribute's definition or
+ * custom query, under a savepoint) failed on d with err: must the step stop?
+ * True when CPS is being interrupted (SIGINT/SIGTERM), the session is gone
+ * (lost connection, a terminated backend, a server shutting down: 08xxx,
+ * 57P0x), or the error is fatal (db_sqlstate_fatal) and not the SQL's own
+ * (db_sqlstate_sql_fault). Otherwise the failure is that SQL's alone. */
+bool db_error_stops_step(db *d, const cps_error *err);
 
 /* The columns of a table (template name) in order, as new strings in a
  * NULL-terminated array the caller frees with db_columns_free. */

@@ -1,0 +1,74 @@
+# One attribute's failure is its own (SPEC §4.4): an error that operator SQL
+# brings on itself whatever the rows (writing in the read-only transaction, a
+# statement or temp-file limit of the role) fails that attribute alone, named
+# with its entities, and every other attribute and entity is calculated.
+source "$(dirname "$0")/lib.sh"
+newdb
+expect_status 0 cps init
+
+# entities N (ent00001..entN, one event each, hand-stitched, in the order of
+# i); payload from SQL over i
+entities() {
+  sql "TRUNCATE cdp_ce.customer_events, cdp_ps.matching, cdp_ps.entities, cdp_attr.attributes;
+       SET client_min_messages = warning; TRUNCATE cdp_attr.customer_entities CASCADE;
+       DELETE FROM cdp_ps.state;
+       INSERT INTO cdp_ce.customer_events (id, event_time, source_id, type, version, payload)
+         SELECT 'e' || i, timestamp '2024-01-01' + i * interval '1 hour', 'web', 'pv', '1', $2
+         FROM generate_series(1, $1) i;
+       INSERT INTO cdp_ps.matching SELECT id, 'ent' || lpad(substr(id, 2), 5, '0') FROM cdp_ce.customer_events;
+       INSERT INTO cdp_ps.entities SELECT customer_entity_id, now(), 'x' FROM cdp_ps.matching;
+       INSERT INTO cdp_attr.customer_entities SELECT id, now(), now(), NULL FROM cdp_ps.entities;"
+}
+count() { sql "SELECT count(*) FROM cdp_attr.customer_attributes WHERE attribute_id = '$1'"; }
+stat() { sql "SELECT stats#>>'{steps,attributes,per_attribute,$1,$2}' FROM cdp_ps.runs ORDER BY id DESC LIMIT 1"; }
+uncalculated() { sql "SELECT count(*) FROM cdp_attr.customer_entities WHERE calculated IS NULL"; }
+
+# --- Writing in the read-only transaction: nextval() in a custom query, a
+# value expression calling a function that inserts. Both are the attribute's
+# failure, for each entity; the rest is calculated.
+entities 3 "jsonb_build_object('s', 'v' || i)"
+sql "CREATE SEQUENCE public.s;
+     CREATE TABLE public.audit (v text);
+     CREATE FUNCTION public.logged(v text) RETURNS text LANGUAGE sql VOLATILE
+       AS \$\$ INSERT INTO public.audit VALUES (v) RETURNING v \$\$;
+     INSERT INTO cdp_attr.attributes VALUES
+       ('good', '{\"type\": \"list\", \"value\": \"payload->>''s''\"}'),
+       ('seq', '{\"type\": \"custom\", \"query\": \"SELECT nextval(''public.s'')::text AS value\"}'),
+       ('events', '{\"type\": \"custom\", \"query\": \"SELECT count(*)::text AS value FROM base\"}'),
+       ('writes', '{\"type\": \"max\", \"value\": \"public.logged(payload->>''s'')\"}');"
+expect_status 1 cps attributes
+for e in ent00001 ent00002 ent00003; do
+  assert_contains "$OUT" "attribute \"seq\" failed for entity $e: cannot execute nextval() in a read-only transaction"
+  assert_contains "$OUT" "attribute \"writes\" failed for entity $e: cannot execute INSERT in a read-only transaction"
+done
+[[ $OUT != *"no entity is due"* ]] || fail "the log says no entity was due: $OUT"
+assert_contains "$OUT" "3 entities calculated"
+assert_eq 3 "$(count good)" "the good list attribute"
+assert_eq 3 "$(count events)" "the good custom attribute"
+assert_eq "0 0" "$(count seq) $(count writes)" "the failing ones"
+assert_eq 0 "$(uncalculated)" "every entity is calculated"
+assert_eq 3 "$(stat seq failed_entities)"
+
+# --- A role's statement_timeout hit by a custom query that is slow for one
+# entity: that entity fails for that attribute, everything else is calculated.
+sql "DELETE FROM cdp_attr.attributes WHERE id IN ('seq', 'writes');
+     INSERT INTO cdp_attr.attributes VALUES ('slow', '{\"type\": \"custom\", \"query\":
+       \"SELECT ''z'' AS value FROM pg_sleep(CASE WHEN EXISTS (SELECT 1 FROM base WHERE payload->>''s'' = ''v2'') THEN 5 ELSE 0 END)\"}');
+     UPDATE cdp_attr.customer_entities SET calculated = NULL;"
+PGOPTIONS="-c statement_timeout=1000" expect_status 1 cps attributes
+assert_contains "$OUT" 'attribute "slow" failed for entity ent00002: canceling statement due to statement timeout'
+assert_eq "ent00001 ent00003" "$(sql "SELECT string_agg(customer_entity_id, ' ' ORDER BY 1) FROM cdp_attr.customer_attributes WHERE attribute_id = 'slow'")"
+assert_eq "3 3" "$(count good) $(count events)" "the other attributes under the timeout"
+assert_eq 0 "$(uncalculated)"
+
+# --- temp_file_limit exceeded by one attribute's query.
+sql "DELETE FROM cdp_attr.attributes WHERE id = 'slow';
+     INSERT INTO cdp_attr.attributes VALUES ('big', '{\"type\": \"custom\", \"query\":
+       \"SELECT count(*)::text AS value FROM (SELECT g FROM generate_series(1, 300000) g ORDER BY g DESC) s\"}');
+     UPDATE cdp_attr.customer_entities SET calculated = NULL;"
+PGOPTIONS="-c temp_file_limit=64kB -c work_mem=64kB" expect_status 1 cps attributes
+assert_contains "$OUT" 'attribute "big" failed for entity ent00001: temporary file size exceeds temp_file_limit'
+assert_eq "3 3 0" "$(count good) $(count events) $(count big)"
+assert_eq 0 "$(uncalculated)"
+
+pass
