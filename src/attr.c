@@ -10,7 +10,8 @@
  * Then due entities are processed in batches, on `workers` connections. A
  * batch is read in one REPEATABLE READ transaction: one COPY evaluates every
  * memory definition at once; if it fails, each definition is evaluated alone
- * and a failing one is split down to the failing entities under savepoints.
+ * and a failing one is split down to the failing entities under savepoints
+ * (narrow: bounded when a definition fails everywhere).
  * The batch is written in one transaction.
  */
 #include "attr.h"
@@ -34,8 +35,8 @@
 /* Large batches: every batch joins the whole event log once (hash joins),
  * so fewer is cheaper; memory stays a few hundred bytes per entity. */
 #define DEFAULT_BATCH_ENTITIES 500000
-#define FAILURES_LOGGED        10 /* entity failures reported one by one, per attribute */
-#define GIVE_UP_AFTER          32 /* failing on every entity tried this often: broken */
+#define FAILURES_LOGGED        10 /* failures (an entity, a range) logged one by one, per attribute */
+#define GIVE_UP_AFTER          32 /* failing on every entity tried this often: see narrow */
 
 static const char *const STEP = "ATTR";
 
@@ -45,8 +46,8 @@ static const char *const path_names[] = {"memory", "sql", "custom"};
 typedef struct plan_attr {
     char *id;
     attr_def def;
-    bool usable; /* parsed and compiles */
-    bool broken; /* given up on during the run (under the plan's lock) */
+    bool usable;   /* parsed and compiles */
+    bool given_up; /* narrowing its failures down given up on (see narrow; under the lock) */
     attr_path path;
     value_kind kind;
     unsigned needs;
@@ -54,8 +55,9 @@ typedef struct plan_attr {
     char *query; /* COPY statement evaluating it alone */
     /* totals, under the plan's lock */
     double seconds;
-    int64_t values, failed_entities;
-    int tried_single, failed_single;
+    int64_t values, failed_entities, queries;
+    int64_t unnarrowed_entities; /* of the failed: in failing ranges not narrowed down */
+    int tried_single, failed_single, failure_lines;
 } plan_attr;
 
 typedef struct plan {
@@ -491,7 +493,6 @@ typedef struct batch {
     char **ids;        /* k - 1 -> entity id (borrowed), in byte order */
     agg **aggs;        /* per attribute on the memory path */
     uint8_t *failed;   /* (k - 1) * p->n + attribute: kept old values */
-    bool *skip;        /* per attribute: keep every entity's old values */
     values *direct;    /* per attribute: values of the sql and custom paths */
     values *custom;    /* per attribute: values of the customs' shared statement */
     values attempt;    /* values of the current attempt, kept if it succeeds */
@@ -634,12 +635,12 @@ static void prefix_entities(cps_error *err, const batch *b, uint32_t lo, uint32_
     sb_free(&what);
 }
 
-static bool attr_broken(plan *p, size_t a)
+static bool attr_given_up(plan *p, size_t a)
 {
     pthread_mutex_lock(&p->lock);
-    bool broken = p->attrs[a].broken;
+    bool given_up = p->attrs[a].given_up;
     pthread_mutex_unlock(&p->lock);
-    return broken;
+    return given_up;
 }
 
 /* Attribute a failed on the single entity k. */
@@ -649,33 +650,43 @@ static void entity_failed(batch *b, size_t a, uint32_t k, const char *message)
     plan_attr *pa = &p->attrs[a];
     b->failed[(size_t)(k - 1) * p->n + a] = 1;
     pthread_mutex_lock(&p->lock);
-    pa->tried_single++;
-    pa->failed_single++;
     pa->failed_entities++;
-    if (pa->failed_entities <= FAILURES_LOGGED)
+    if (pa->failure_lines++ < FAILURES_LOGGED)
         run_problem(p->ctx, STEP,
                     "attribute \"%s\" failed for entity %s: %s; its previous values are kept",
                     pa->id, b->ids[k - 1], message);
-    if (!pa->broken && pa->failed_single >= GIVE_UP_AFTER &&
-        pa->failed_single == pa->tried_single) {
-        pa->broken = true;
-        run_problem(p->ctx, STEP,
-                    "attribute \"%s\" fails for every entity tried (%d so far): it is not "
-                    "calculated for the rest of this run and keeps its values: %s",
-                    pa->id, pa->failed_single, message);
-    }
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Evaluate attribute a alone for entities lo..hi, narrowing failures down. */
-static int evaluate_alone(batch *b, size_t a, uint32_t lo, uint32_t hi, cps_error *err)
+/* Attribute a failed for entities lo..hi together, not narrowed down (see narrow). */
+static void range_failed(batch *b, size_t a, uint32_t lo, uint32_t hi, const char *message)
 {
     plan *p = b->p;
     plan_attr *pa = &p->attrs[a];
-    if (attr_broken(p, a)) {
-        b->skip[a] = true;
-        return 0;
-    }
+    for (uint32_t k = lo; k <= hi; k++)
+        b->failed[(size_t)(k - 1) * p->n + a] = 1;
+    pthread_mutex_lock(&p->lock);
+    pa->failed_entities += hi - lo + 1;
+    pa->unnarrowed_entities += hi - lo + 1;
+    if (pa->failure_lines++ < FAILURES_LOGGED)
+        run_problem(p->ctx, STEP,
+                    "attribute \"%s\" failed for the %u entities %s to %s together, not narrowed "
+                    "down further: %s; their previous values are kept",
+                    pa->id, hi - lo + 1, b->ids[lo - 1], b->ids[hi - 1], message);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * Evaluate attribute a alone for entities lo..hi, under a savepoint. If it
+ * works, its values are kept and *failure stays NULL; if the attribute's SQL
+ * fails, *failure receives the database's message (the caller frees it).
+ * Returns < 0 only for an error that stops the step (db_error_stops_step).
+ */
+static int try_range(batch *b, size_t a, uint32_t lo, uint32_t hi, char **failure, cps_error *err)
+{
+    plan *p = b->p;
+    plan_attr *pa = &p->attrs[a];
+    *failure = NULL;
     int rc;
     if ((rc = db_savepoint(b->d, err)) < 0 || (rc = set_on(b, lo, hi, err)) < 0)
         return rc;
@@ -685,17 +696,30 @@ static int evaluate_alone(batch *b, size_t a, uint32_t lo, uint32_t hi, cps_erro
     double t0 = now_seconds();
     rc = db_copy_out(b->d, pa->query, pa->path == PATH_MEMORY ? row_to_agg : row_direct, b, NULL,
                      &e);
+    bool stop = rc < 0 && (rc == CPS_EINTR || db_error_stops_step(b->d, &e));
     pthread_mutex_lock(&p->lock);
     pa->seconds += now_seconds() - t0;
-    if (rc == 0 && lo == hi)
+    pa->queries++;
+    if (lo == hi && !stop) {
         pa->tried_single++;
+        pa->failed_single += rc < 0;
+        if (rc < 0 && !pa->given_up && pa->failed_single >= GIVE_UP_AFTER &&
+            pa->failed_single == pa->tried_single) {
+            pa->given_up = true;
+            run_problem(p->ctx, STEP,
+                        "attribute \"%s\" fails for every entity tried (%d so far): for the rest "
+                        "of this run its failures are narrowed down only next to entities it "
+                        "works for; other failing entities keep their previous values: %s",
+                        pa->id, pa->failed_single, e.msg);
+        }
+    }
     pthread_mutex_unlock(&p->lock);
     if (rc == 0) {
         for (size_t i = 0; i < b->attempt.n; i++)
             values_push(&b->direct[a], b->attempt.k[i], b->attempt.v[i], b->attempt.len[i]);
         return db_release_savepoint(b->d, err);
     }
-    if (rc == CPS_EINTR || db_error_stops_step(b->d, &e)) {
+    if (stop) {
         *err = e;
         prefix_entities(err, b, lo, hi, "attribute \"%s\"", pa->id);
         return rc == CPS_EINTR || db_interrupted() ? CPS_EINTR : CPS_ERR;
@@ -706,14 +730,63 @@ static int evaluate_alone(batch *b, size_t a, uint32_t lo, uint32_t hi, cps_erro
         (rc = db_release_savepoint(b->d, err)) < 0)
         return rc;
     b->on_lo = b->on_hi = 0; /* the rollback restored the previous flags */
+    *failure = xstrdup(e.msg);
+    return 0;
+}
+
+/*
+ * Attribute a failed for entities lo..hi with `message`: find the entities
+ * it fails for by halving. Both halves are evaluated before either is
+ * narrowed further, so each knows whether its neighbour worked: left_ok for
+ * the entity before lo, right_ok for the one after hi.
+ *
+ * Halving costs about two queries per failing range, so an attribute that
+ * fails for every entity would cost two queries per entity. Once it has
+ * failed for every one of GIVE_UP_AFTER single entities tried, and worked for
+ * none, narrowing is given up on for the run, except next to entities it
+ * works for: a failing range that borders on one is still halved, which
+ * finds the edge of a block of failing entities in about 2 log2(n) queries
+ * and gives the good entities beside it their values (entity ids begin with
+ * the time, so the entities of one bad import sit together). Any other
+ * failing range keeps its entities' previous values without more queries.
+ * Every entity of the batch is evaluated at least once either way.
+ */
+static int narrow(batch *b, size_t a, uint32_t lo, uint32_t hi, bool left_ok, bool right_ok,
+                  const char *message, cps_error *err)
+{
     if (lo == hi) {
-        entity_failed(b, a, lo, e.msg);
+        entity_failed(b, a, lo, message);
         return 0;
     }
+    if (!left_ok && !right_ok && attr_given_up(b->p, a)) {
+        range_failed(b, a, lo, hi, message);
+        return 0;
+    }
+    if (db_interrupted())
+        return CPS_EINTR;
     uint32_t mid = lo + (hi - lo) / 2;
-    if ((rc = evaluate_alone(b, a, lo, mid, err)) < 0)
-        return rc;
-    return evaluate_alone(b, a, mid + 1, hi, err);
+    char *fail_lo = NULL, *fail_hi = NULL;
+    int rc = try_range(b, a, lo, mid, &fail_lo, err);
+    if (rc == 0)
+        rc = try_range(b, a, mid + 1, hi, &fail_hi, err);
+    if (rc == 0 && fail_lo)
+        rc = narrow(b, a, lo, mid, left_ok, !fail_hi, fail_lo, err);
+    if (rc == 0 && fail_hi)
+        rc = narrow(b, a, mid + 1, hi, !fail_lo, right_ok, fail_hi, err);
+    free(fail_lo);
+    free(fail_hi);
+    return rc;
+}
+
+/* Evaluate attribute a alone for the whole batch, narrowing failures down. */
+static int evaluate_alone(batch *b, size_t a, cps_error *err)
+{
+    char *failure = NULL;
+    int rc = try_range(b, a, 1, b->n, &failure, err);
+    if (rc == 0 && failure)
+        rc = narrow(b, a, 1, b->n, false, false, failure, err);
+    free(failure);
+    return rc;
 }
 
 /* Every custom attribute in one statement; if it fails, *done stays false
@@ -807,7 +880,7 @@ static int read_batch(batch *b, char **calc_time, cps_error *err)
             continue;
         if (db_interrupted())
             return CPS_EINTR;
-        if ((rc = evaluate_alone(b, a, 1, b->n, err)) < 0)
+        if ((rc = evaluate_alone(b, a, err)) < 0)
             return rc;
     }
     return 0;
@@ -902,7 +975,7 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
         return CPS_ERR;
     for (size_t a = 0; a < p->n; a++) {
         const plan_attr *pa = &p->attrs[a];
-        if (!pa->usable || b->skip[a]) {
+        if (!pa->usable) {
             copyin_str(c, NULL);
             copyin_str(c, pa->id);
             copyin_end_row(c);
@@ -947,7 +1020,7 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
     for (uint32_t k = 1; k <= b->n; k++) {
         for (size_t a = 0; a < p->n; a++) {
             values *vs = &b->direct[a];
-            bool keep = !p->attrs[a].usable || b->skip[a] || b->failed[(size_t)(k - 1) * p->n + a];
+            bool keep = !p->attrs[a].usable || b->failed[(size_t)(k - 1) * p->n + a];
             emit_ctx x = {c, b->ids[k - 1], p->attrs[a].id, 0};
             if (b->aggs[a] && !keep)
                 agg_results(b->aggs[a], k - 1, emit_value, &x);
@@ -1008,7 +1081,6 @@ static int run_batch(plan *p, db *d, char **ids, uint32_t n, cps_error *err)
 {
     batch b = {.p = p, .d = d, .n = n, .ids = ids};
     b.aggs = xcalloc(p->n + 1, sizeof *b.aggs);
-    b.skip = xcalloc(p->n + 1, sizeof *b.skip);
     b.failed = xcalloc((size_t)n * (p->n + 1), 1);
     b.direct = xcalloc(p->n + 1, sizeof *b.direct);
     b.custom = xcalloc(p->n + 1, sizeof *b.custom);
@@ -1017,8 +1089,6 @@ static int run_batch(plan *p, db *d, char **ids, uint32_t n, cps_error *err)
         const plan_attr *pa = &p->attrs[a];
         if (pa->usable && pa->path == PATH_MEMORY)
             b.aggs[a] = agg_new(pa->def.type, pa->kind, n);
-        if (pa->usable && attr_broken(p, a))
-            b.skip[a] = true;
     }
     char *calc_time = NULL;
     int rc = load_batch_entities(&b, err);
@@ -1033,7 +1103,6 @@ static int run_batch(plan *p, db *d, char **ids, uint32_t n, cps_error *err)
     for (size_t a = 0; a < p->n; a++)
         agg_free(b.aggs[a]);
     free(b.aggs);
-    free(b.skip);
     free(b.failed);
     for (size_t a = 0; a < p->n; a++) {
         values_free(&b.direct[a]);
@@ -1154,11 +1223,20 @@ static void report(plan *p, double seconds, int rc)
         json_object_set_new(o, "values", json_integer(a->values));
         json_object_set_new(o, "seconds", json_real(a->seconds));
         json_object_set_new(o, "failed_entities", json_integer(a->failed_entities));
+        json_object_set_new(o, "failed_unnarrowed", json_integer(a->unnarrowed_entities));
+        json_object_set_new(o, "queries", json_integer(a->queries));
         json_object_set_new(per, a->id, o);
         failed += a->failed_entities;
-        if (a->failed_entities > FAILURES_LOGGED)
-            run_problem(ctx, STEP, "attribute \"%s\" failed for %lld entities in all", a->id,
-                        (long long)a->failed_entities);
+        if (a->unnarrowed_entities)
+            run_problem(ctx, STEP,
+                        "attribute \"%s\" failed for %lld entities in all (%lld of them in "
+                        "failing ranges not narrowed down); their previous values are kept",
+                        a->id, (long long)a->failed_entities, (long long)a->unnarrowed_entities);
+        else if (a->failure_lines > FAILURES_LOGGED)
+            run_problem(ctx, STEP,
+                        "attribute \"%s\" failed for %lld entities in all; their previous "
+                        "values are kept",
+                        a->id, (long long)a->failed_entities);
         if (a->usable && a->seconds >= 1)
             log_info(STEP, "attribute %s: %.1f s on its own (%s)", a->id, a->seconds,
                      path_names[a->path]);

@@ -2,6 +2,10 @@
 # brings on itself whatever the rows (writing in the read-only transaction, a
 # statement or temp-file limit of the role) fails that attribute alone, named
 # with its entities, and every other attribute and entity is calculated.
+# Failures are narrowed down to the failing entities at a bounded cost: a
+# block of bad entities next to good ones leaves the good ones their values,
+# and an attribute failing for every entity costs a few queries, not one per
+# entity.
 source "$(dirname "$0")/lib.sh"
 newdb
 expect_status 0 cps init
@@ -71,4 +75,37 @@ assert_contains "$OUT" 'attribute "big" failed for entity ent00001: temporary fi
 assert_eq "3 3 0" "$(count good) $(count events) $(count big)"
 assert_eq 0 "$(uncalculated)"
 
+# --- A block of bad entities next to good ones (ids that begin with the
+# time sort the entities of one bad import together): the good ones get
+# their values, the counts are the truth.
+entities 100 "jsonb_build_object('n', CASE WHEN i <= 40 THEN 'N/A' ELSE i::text END)"
+sql "INSERT INTO cdp_attr.attributes VALUES ('total', '{\"type\": \"sum\", \"value\": \"payload->>''n''\"}')"
+expect_status 1 cps attributes
+assert_contains "$OUT" 'attribute "total" failed for entity ent00001: invalid input syntax for type numeric'
+assert_eq 60 "$(count total)" "every good entity has its sum"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_attr.customer_attributes a JOIN cdp_ce.customer_events e
+                    ON a.customer_entity_id = 'ent' || lpad(substr(e.id, 2), 5, '0')
+                    WHERE a.value::numeric <> (e.payload->>'n')::numeric")" "the sums are right"
+assert_eq 40 "$(stat total failed_entities)" "failures counted"
+assert_contains "$OUT" 'attribute "total" failed for 40 entities in all'
+assert_eq 0 "$(uncalculated)"
+
+# --- An attribute that fails for every one of 10000 entities, in 4 batches:
+# given up on after 32 failing entities, each batch then costs one query.
+entities 10000 "jsonb_build_object('n', 'N/A', 's', i::text)"
+sql "INSERT INTO cdp_attr.attributes VALUES
+       ('total', '{\"type\": \"sum\", \"value\": \"payload->>''n''\"}'),
+       ('good', '{\"type\": \"max\", \"value\": \"payload->>''s''\"}')"
+echo '{"batch_size": 2500}' >"$TEST_TMP/batches.json"
+t0=$SECONDS
+expect_status 1 cps -c "$TEST_TMP/batches.json" attributes
+assert_contains "$OUT" 'attribute "total" fails for every entity tried (32 so far)'
+assert_contains "$OUT" 'attribute "total" failed for 10000 entities in all'
+[[ $(grep -c 'attribute "total" failed for' <<<"$OUT") -le 11 ]] || fail "too many lines for one attribute"
+assert_eq 10000 "$(count good)" "the other attribute"
+assert_eq "0 10000" "$(count total) $(stat total failed_entities)"
+queries=$(stat total queries)
+[[ $queries -le 120 ]] || fail "$queries queries for an attribute failing everywhere"
+[[ $((SECONDS - t0)) -lt 60 ]] || fail "giving up took too long"
+assert_eq 0 "$(uncalculated)"
 pass
