@@ -499,6 +499,7 @@ typedef struct batch {
     arena *strings;    /* their text */
     size_t current;    /* the attribute being evaluated alone */
     strbuf last_event; /* the one pass: the event of the previous row */
+    bool have_last;    /* ... once there was one (an event id may be empty) */
     uint32_t on_lo, on_hi;
 } batch;
 
@@ -549,10 +550,12 @@ static int row_one_pass(void *arg, char **f, size_t *len, int nf, cps_error *err
     if (k < 1 || (uint32_t)k > b->n)
         return cps_error_set(err, "unexpected one-pass row for entity %ld", k);
     uint32_t e = (uint32_t)(k - 1);
-    bool again = b->last_event.len == len[2] && !memcmp(sb_str(&b->last_event), f[2], len[2]);
+    bool again = b->have_last && b->last_event.len == len[2] &&
+                 !memcmp(sb_str(&b->last_event), f[2], len[2]);
     if (!again) {
         sb_reset(&b->last_event);
         sb_appendn(&b->last_event, f[2], len[2]);
+        b->have_last = true;
         for (size_t a = 0; a < p->n; a++) {
             int c = p->attrs[a].column;
             if (c < 0 || !b->aggs[a] || c >= nf || !f[c])
@@ -848,6 +851,7 @@ static int read_batch(batch *b, char **calc_time, cps_error *err)
         cps_error e;
         double t0 = now_seconds();
         sb_reset(&b->last_event);
+        b->have_last = false;
         rc = db_copy_out(b->d, p->combined, row_one_pass, b, NULL, &e);
         pthread_mutex_lock(&p->lock);
         p->shared_seconds += now_seconds() - t0;

@@ -6,7 +6,7 @@ expect_status 0 cps init
 sql "DELETE FROM cdp_ps.state"
 cases=$(dirname "$0")/data/attr_cases.txt
 
-name="" def="" status=0 events="" ctx="" old="" wants=""
+name="" def="" status=0 events="" ctx="" old="" wants="" next_id="" have_id=0
 count=0
 
 # COPY text escaping for one field
@@ -56,13 +56,16 @@ while IFS= read -r line || [[ -n "$line" ]]; do
   case "$line" in
     "=== "*)
       run_case
-      name=${line#=== } def="" status=0 events="" ctx="" old="" wants="" n=0 ;;
+      name=${line#=== } def="" status=0 events="" ctx="" old="" wants="" n=0 have_id=0 ;;
     "def "*) def=${line#def } ;;
+    "id" | "id "*) next_id=${line#id} next_id=${next_id# } have_id=1 ;;
     "ev "*)
       n=$((n + 1))
       read -r t src typ ver payload <<<"${line#ev }"
       [[ $t == NULL ]] && t='\N' || t=${t/T/ }
-      events+="e$n	$t	$src	$typ	$ver	$(esc "$payload")"$'\n' ;;
+      [[ $have_id == 1 ]] && id=$(esc "$next_id") || id=e$n
+      have_id=0
+      events+="$id	$t	$src	$typ	$ver	$(esc "$payload")"$'\n' ;;
     "ctx "*)
       read -r key query <<<"${line#ctx }"
       ctx+="$key	$(esc "$query")"$'\n' ;;
