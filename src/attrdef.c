@@ -136,10 +136,15 @@ static int parse_object(attr_def *d, const json_t *root, const char *row_id, cha
 {
     if (!json_is_object(root))
         return cps_error_set(err, "attribute \"%s\": the definition must be a JSON object", row_id);
+    /* an empty string means "not set" (SPEC §4.1): the row's id */
     json_t *id = json_object_get(root, "id");
-    if (id && !json_is_null(id) && (!json_is_string(id) || strcmp(json_string_value(id), row_id)))
-        return cps_error_set(
-            err, "attribute \"%s\": the definition's \"id\" must equal the row's id", row_id);
+    if (id && !json_is_null(id) &&
+        (!json_is_string(id) ||
+         (!str_blank(json_string_value(id)) && strcmp(json_string_value(id), row_id))))
+        return cps_error_set(err,
+                             "attribute \"%s\": the definition's \"id\" must equal the row's "
+                             "id (or be left out)",
+                             row_id);
     d->id = xstrdup(row_id);
     if (check_keys(root, row_id, warning, err) < 0)
         return CPS_ERR;

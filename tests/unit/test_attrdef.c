@@ -1,0 +1,77 @@
+/* Unit tests for attrdef: definitions parse, and mistakes are reported
+ * naming the attribute and the key, with what to write instead. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "attrdef.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int parse(attr_def *d, const char *json, cps_error *err)
+{
+    return attrdef_parse(d, "a1", json, strlen(json), NULL, err);
+}
+
+static void parses_a_definition(void **state)
+{
+    (void)state;
+    attr_def d;
+    cps_error err;
+    assert_int_equal(parse(&d,
+                           "{\"id\": \"a1\", \"type\": \"sum\", \"value\": \"payload->>'n'\", "
+                           "\"weight\": \"\", \"sources\": [\"web\"]}",
+                           &err),
+                     0);
+    assert_string_equal(d.id, "a1");
+    assert_int_equal(d.type, AT_SUM);
+    assert_string_equal(d.value, "payload->>'n'");
+    assert_null(d.weight); /* "" is not set */
+    assert_int_equal(d.sources.n, 1);
+    attrdef_free(&d);
+}
+
+/* SPEC §4.1: an empty string means "not set" for every optional key, id too. */
+static void empty_id_is_the_row_id(void **state)
+{
+    (void)state;
+    static const char *const defs[] = {
+        "{\"id\": \"\", \"type\": \"max\", \"value\": \"payload->>'n'\"}",
+        "{\"id\": null, \"type\": \"max\", \"value\": \"payload->>'n'\"}",
+        "{\"type\": \"max\", \"value\": \"payload->>'n'\"}",
+    };
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+        attr_def d;
+        cps_error err;
+        if (parse(&d, defs[i], &err) != 0)
+            fail_msg("%s: %s", defs[i], err.msg);
+        assert_string_equal(d.id, "a1");
+        attrdef_free(&d);
+    }
+}
+
+static void rejects_another_id(void **state)
+{
+    (void)state;
+    attr_def d;
+    cps_error err;
+    assert_int_equal(parse(&d, "{\"id\": \"a2\", \"type\": \"max\", \"value\": \"v\"}", &err),
+                     CPS_ERR);
+    assert_non_null(strstr(err.msg, "attribute \"a1\": the definition's \"id\" must equal"));
+    assert_int_equal(parse(&d, "{\"id\": 7, \"type\": \"max\", \"value\": \"v\"}", &err), CPS_ERR);
+    assert_non_null(strstr(err.msg, "\"id\""));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parses_a_definition),
+        cmocka_unit_test(empty_id_is_the_row_id),
+        cmocka_unit_test(rejects_another_id),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
