@@ -20,6 +20,9 @@ static const char *const type_names[] = {
     [AT_CUSTOM] = "custom",
 };
 #define NTYPES (sizeof type_names / sizeof type_names[0])
+#define TYPE_LIST                                                                                  \
+    "avg, sum, min, max, first, last, most_frequent, least_frequent, list, num_of_unique, value, " \
+    "custom"
 
 static const char *const known_keys[] = {"id",      "type",        "value",        "weight",
                                          "filter",  "outer_value", "outer_weight", "outer_filter",
@@ -49,6 +52,27 @@ static size_t distance(const char *a, const char *b)
         memcpy(prev, cur, sizeof cur);
     }
     return prev[lb];
+}
+
+/* What a JSON value is, for messages about a key of the wrong kind. */
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "a list";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
 }
 
 static int get_expr(char **dst, const json_t *root, const char *key, const char *id, cps_error *err)
@@ -149,20 +173,18 @@ static int parse_object(attr_def *d, const json_t *root, const char *row_id, cha
     if (check_keys(root, row_id, warning, err) < 0)
         return CPS_ERR;
     json_t *type = json_object_get(root, "type");
-    if (!type || !json_is_string(type))
-        return cps_error_set(err,
-                             "attribute \"%s\": \"type\" is missing; use one of avg, sum, "
-                             "min, max, first, last, most_frequent, least_frequent, list, "
-                             "num_of_unique, value, custom",
+    if (type && !json_is_null(type) && !json_is_string(type))
+        return cps_error_set(
+            err, "attribute \"%s\": \"type\" must be a string, one of " TYPE_LIST " (it is %s)",
+            row_id, json_kind(type));
+    if (!type || json_is_null(type) || str_blank(json_string_value(type)))
+        return cps_error_set(err, "attribute \"%s\": \"type\" is missing; use one of " TYPE_LIST,
                              row_id);
     size_t t = 0;
     while (t < NTYPES && strcmp(type_names[t], json_string_value(type)))
         t++;
     if (t == NTYPES)
-        return cps_error_set(err,
-                             "attribute \"%s\": unknown type \"%s\"; use one of avg, sum, min, "
-                             "max, first, last, most_frequent, least_frequent, list, "
-                             "num_of_unique, value, custom",
+        return cps_error_set(err, "attribute \"%s\": unknown type \"%s\"; use one of " TYPE_LIST,
                              row_id, json_string_value(type));
     d->type = (attr_type)t;
     if (get_expr(&d->value, root, "value", row_id, err) < 0 ||

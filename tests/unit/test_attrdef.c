@@ -66,12 +66,40 @@ static void rejects_another_id(void **state)
     assert_non_null(strstr(err.msg, "\"id\""));
 }
 
+static void type_mistakes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json, *message;
+    } cases[] = {
+        {"{\"value\": \"v\"}", "attribute \"a1\": \"type\" is missing; use one of avg, sum"},
+        {"{\"type\": null, \"value\": \"v\"}", "attribute \"a1\": \"type\" is missing"},
+        {"{\"type\": \"\", \"value\": \"v\"}", "attribute \"a1\": \"type\" is missing"},
+        {"{\"type\": 5, \"value\": \"v\"}",
+         "attribute \"a1\": \"type\" must be a string, one of avg, sum, min, max, first, last, "
+         "most_frequent, least_frequent, list, num_of_unique, value, custom (it is a number)"},
+        {"{\"type\": [\"sum\"], \"value\": \"v\"}",
+         "attribute \"a1\": \"type\" must be a string, one of avg"},
+        {"{\"type\": \"summ\", \"value\": \"v\"}",
+         "attribute \"a1\": unknown type \"summ\"; use one of avg, sum"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        attr_def d;
+        cps_error err;
+        if (parse(&d, cases[i].json, &err) != CPS_ERR)
+            fail_msg("%s: accepted", cases[i].json);
+        if (!strstr(err.msg, cases[i].message))
+            fail_msg("%s: [%s] does not contain [%s]", cases[i].json, err.msg, cases[i].message);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_a_definition),
         cmocka_unit_test(empty_id_is_the_row_id),
         cmocka_unit_test(rejects_another_id),
+        cmocka_unit_test(type_mistakes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
