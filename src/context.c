@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *const STEP = "CONTEXT";
 
@@ -28,8 +29,14 @@ static int refresh(run_ctx *ctx, const char *key, const char *query, int *failed
         db_rollback(d);
         if (db_interrupted())
             return CPS_EINTR;
-        run_problem(ctx, STEP, "context \"%s\": the query failed, the old value is kept: %s", key,
-                    qerr.msg);
+        if (!strcmp(qerr.sqlstate, DB_NO_RESULT_SET))
+            run_problem(ctx, STEP,
+                        "context \"%s\": %s: a context query must be a SELECT returning one "
+                        "value; fix it in %s.context; the old value is kept",
+                        key, qerr.msg, ctx->cfg->attr_schema);
+        else
+            run_problem(ctx, STEP, "context \"%s\": the query failed, the old value is kept: %s",
+                        key, qerr.msg);
         *failed = 1;
         return 0;
     }

@@ -171,8 +171,15 @@ static int fail(db *d, const PGresult *res, cps_error *err)
         size_t n = m ? strlen(m) : 0;
         while (n > 0 && m[n - 1] == '\n')
             n--;
-        cps_error_set(err, "%.*s", (int)n, n ? m : "lost the connection to the database");
-        if (err && PQstatus(d->conn) == CONNECTION_BAD)
+        bool lost = PQstatus(d->conn) == CONNECTION_BAD;
+        if (n)
+            cps_error_set(err, "%.*s", (int)n, m);
+        else if (lost)
+            cps_error_set(err, "lost the connection to the database");
+        else
+            cps_error_set(err, "unexpected result from the database: %s",
+                          PQresStatus(PQresultStatus(res)));
+        if (err && lost)
             snprintf(err->sqlstate, sizeof err->sqlstate, "08006");
     }
     return db_interrupted() ? CPS_EINTR : CPS_ERR;
@@ -408,7 +415,17 @@ PGresult *db_query_raw(db *d, cps_error *err, const char *sql, int nparams,
 {
     /* always one statement: queries may be operator-written (context) */
     PGresult *res = PQexecParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_EMPTY_QUERY) {
+        cps_error_set(err, "the query returned no result set (%s)",
+                      st == PGRES_EMPTY_QUERY ? "it is empty or only a comment"
+                                              : "it is a command, not a SELECT");
+        if (err)
+            snprintf(err->sqlstate, sizeof err->sqlstate, "%s", DB_NO_RESULT_SET);
+        PQclear(res);
+        return NULL;
+    }
+    if (st != PGRES_TUPLES_OK) {
         fail(d, res, err);
         PQclear(res);
         return NULL;

@@ -41,7 +41,10 @@ int64_t db_exec_raw(db *d, cps_error *err, const char *sql, int nparams, const c
 /* Run finished SQL as exactly one statement (the extended protocol refuses
  * more): for operator-written SQL, which must not smuggle in a second one. */
 int64_t db_exec_single(db *d, cps_error *err, const char *sql);
-/* Run a query returning rows (template); NULL on error. Caller PQclears. */
+/* Run a query returning rows (template); NULL on error. Caller PQclears.
+ * A statement that returns no result set (a command, or only a comment)
+ * is an error with SQLSTATE DB_NO_RESULT_SET (PostgreSQL's no_data). */
+#define DB_NO_RESULT_SET "02000"
 PGresult *db_query(db *d, cps_error *err, const char *tmpl, int nparams, const char *const *params);
 PGresult *db_query_raw(db *d, cps_error *err, const char *sql, int nparams,
                        const char *const *params);

@@ -72,4 +72,15 @@ assert_contains "$OUT" 'attribute "broken": the definition does not work: operat
 [[ $((SECONDS - t0)) -lt 60 ]] || fail "giving up took too long"
 assert_eq 15 "$(old ent1 num)" "the others are calculated"
 assert_eq 0 "$(sql "SELECT count(*) FROM cdp_attr.customer_attributes WHERE attribute_id IN ('everywhere', 'broken')")"
+
+# A context query that returns no result set (a command, only a comment) is
+# reported as such, and what it did is rolled back.
+sql "INSERT INTO cdp_attr.context (key, query) VALUES
+       ('ddl', 'CREATE TABLE public.zz AS SELECT 1 AS a'), ('nothing', '-- only a comment')"
+expect_status 1 cps attributes
+for key in ddl nothing; do
+  assert_contains "$OUT" "context \"$key\": the query returned no result set"
+done
+assert_contains "$OUT" "a context query must be a SELECT returning one value"
+assert_eq "" "$(sql "SELECT to_regclass('public.zz')")" "the command was rolled back"
 pass
