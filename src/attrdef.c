@@ -54,27 +54,6 @@ static size_t distance(const char *a, const char *b)
     return prev[lb];
 }
 
-/* What a JSON value is, for messages about a key of the wrong kind. */
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "a list";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 static int get_expr(char **dst, const json_t *root, const char *key, const char *id, cps_error *err)
 {
     json_t *v = json_object_get(root, key);

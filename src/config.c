@@ -67,27 +67,6 @@ bool config_valid_schema_name(const char *s)
     return true;
 }
 
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "something else";
-}
-
 /* Each setter validates one key; `key` is its dotted name for messages. */
 
 static int set_string(char **dst, const char *key, const json_t *v, const char *origin,

@@ -90,4 +90,9 @@ int temp_file(const char *dir, const char *what, cps_error *err);
 /* Write all len bytes to fd (retrying after signals): 0, or -1 with errno set. */
 int write_all(int fd, const void *buf, size_t len);
 
+/* What a JSON value is, for messages about a key of the wrong kind:
+ * "an object", "an array", "a string", "a number", "a boolean", "null". */
+struct json_t;
+const char *json_kind(const struct json_t *v);
+
 #endif

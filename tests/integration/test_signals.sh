@@ -14,15 +14,18 @@ INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload)
   VALUES ('e1', 'ev', '2024-01-01', '{"a": "x", "slow": true}'), ('e2', 'ev', '2024-01-02', '{"a": "x"}');
 SQL
 
+wait_for_sleep() { # until CPS's statement sleeps in pg_sleep (at most 10 s)
+  for _ in $(seq 1 100); do
+    [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS' AND datname = current_database()
+              AND state = 'active' AND query LIKE '%pg_sleep%'") == 1 ]] && return
+    sleep 0.1
+  done
+}
 interrupt() { # signal expected-status
   local sig=$1 want=$2
   "$CPS" stitch >"$TEST_TMP/log" 2>&1 &
   local pid=$!
-  for _ in $(seq 1 100); do
-    [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS' AND datname = current_database()
-              AND state = 'active' AND query LIKE '%pg_sleep%'") == 1 ]] && break
-    sleep 0.1
-  done
+  wait_for_sleep
   local t0=$SECONDS
   kill "-$sig" "$pid"
   local rc=0
@@ -53,11 +56,7 @@ stop_attributes() { # how expected-status
   local how=$1 want=$2
   "$CPS" attributes >"$TEST_TMP/log" 2>&1 &
   local pid=$!
-  for _ in $(seq 1 100); do
-    [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS' AND datname = current_database()
-              AND state = 'active' AND query LIKE '%pg_sleep%'") == 1 ]] && break
-    sleep 0.1
-  done
+  wait_for_sleep
   local t0=$SECONDS
   case $how in
     TERM | INT) kill "-$how" "$pid" ;;
