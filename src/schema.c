@@ -417,6 +417,21 @@ static int ensure_objects(db *d, size_t count, int *created, cps_error *err)
             return cps_error_prefix(err, "checking %s", label), rc;
         if (present)
             continue;
+        /* a function by that name that is not CPS's current one is out of date */
+        bool replacing = false;
+        if (o->kind == OBJ_FUNCTION || o->kind == OBJ_TRIGGER_FUNCTION) {
+            const char *params[] = {raw_schema(cfg, o->schema), o->name};
+            char *v = NULL;
+            rc = db_query_value(d, err, &v, NULL,
+                                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p "
+                                "JOIN pg_catalog.pg_namespace s ON s.oid = p.pronamespace "
+                                "WHERE s.nspname = $1 AND p.proname = $2)",
+                                2, params);
+            replacing = rc == 0 && v && v[0] == 't';
+            free(v);
+            if (rc < 0)
+                return cps_error_prefix(err, "checking %s", label), rc;
+        }
         if ((rc = db_begin(d, err)) < 0)
             return rc;
         if ((rc = (int)db_exec(d, err, o->ddl, 0, NULL)) >= 0 && o->after)
@@ -430,7 +445,10 @@ static int ensure_objects(db *d, size_t count, int *created, cps_error *err)
             cps_error_prefix(err, "creating %s", label);
             return rc;
         }
-        log_info("INIT", "created %s", label);
+        if (replacing)
+            log_info("INIT", "replaced %s (it was out of date)", label);
+        else
+            log_info("INIT", "created %s", label);
         made++;
     }
     if (created)

@@ -138,7 +138,8 @@ SQL
 expect_status 1 load "INSERT INTO cdp_ce.customer_events (id, payload) VALUES ('x1', '{}')"
 assert_contains "$OUT" "permission denied for schema cdp_ps" "the old definitions"
 as "$CPS_ROLE" expect_status 0 cps init
-assert_eq 5 "$(grep -c 'INIT: created function cdp_ps.cps_' <<<"$OUT")" "five functions replaced"
+assert_eq 5 "$(grep -c 'INIT: replaced function cdp_ps.cps_.* (it was out of date)' <<<"$OUT")" "five functions replaced"
+assert_eq 0 "$(grep -c 'INIT: created function' <<<"$OUT")" "none created: they were there"
 assert_eq "$expected" "$(definers)" "trigger functions after the upgrade"
 as "$CPS_ROLE" expect_status 0 cps init
 assert_contains "$OUT" "nothing to do"
