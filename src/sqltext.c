@@ -1,6 +1,7 @@
 /* sqltext — schema placeholders in CPS's own SQL (see sqltext.h). */
 #include "sqltext.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,8 +82,21 @@ static bool ends_identifier(const char *sql, size_t i)
     return j <= i && !(sql[j] >= '0' && sql[j] <= '9') && sql[j] != '$';
 }
 
+/* After a string's closing quote at sql[i]: the quote that continues it,
+ * past whitespace holding a newline ('a'<newline>'b' is one string, 'ab'),
+ * or 0 if none. */
+static size_t continuation(const char *sql, size_t len, size_t i)
+{
+    bool newline = false;
+    size_t j = i + 1;
+    for (; j < len && sql[j] && strchr(" \t\n\r\f", sql[j]); j++)
+        newline |= sql[j] == '\n';
+    return newline && j < len && sql[j] == '\'' ? j : 0;
+}
+
 /* Skip a quoted section starting at sql[i] (the opening quote); returns the
- * index after it, or len if unterminated. */
+ * index after it, or SIZE_MAX if it never ends. A string continued on a
+ * later line keeps its kind: E'...' escapes go on. */
 static size_t skip_quoted(const char *sql, size_t len, size_t i, char quote, int backslashes)
 {
     for (i++; i < len; i++) {
@@ -95,10 +109,15 @@ static size_t skip_quoted(const char *sql, size_t len, size_t i, char quote, int
                 i++;
                 continue;
             }
+            size_t next = quote == '\'' ? continuation(sql, len, i) : 0;
+            if (next) {
+                i = next;
+                continue;
+            }
             return i + 1;
         }
     }
-    return len;
+    return SIZE_MAX;
 }
 
 /* A dollar quote's tag length at sql[i] == '$' ($$ or $tag$), or 0 if none
@@ -119,14 +138,16 @@ static size_t dollar_tag(const char *sql, size_t len, size_t i)
 
 /*
  * If sql[i] starts a comment, a quoted string or identifier, or a
- * dollar-quoted string, the index just after it (len if it never ends), with
- * *comment telling which; otherwise i. Strings follow PostgreSQL's lexer with
- * standard_conforming_strings on: a backslash escapes only in E'...' strings.
+ * dollar-quoted string, the index just after it (len if it never ends, then
+ * *open is set), with *comment telling which; otherwise i. Strings follow
+ * PostgreSQL's lexer with standard_conforming_strings on: a backslash escapes
+ * only in E'...' strings. (A -- comment may end the text.)
  */
-static size_t skip_literal(const char *sql, size_t len, size_t i, bool *comment)
+static size_t skip_literal(const char *sql, size_t len, size_t i, bool *comment, bool *open)
 {
     char c = sql[i];
     *comment = false;
+    *open = false;
     if (c == '-' && i + 1 < len && sql[i + 1] == '-') {
         *comment = true;
         while (i < len && sql[i] != '\n')
@@ -142,20 +163,24 @@ static size_t skip_literal(const char *sql, size_t len, size_t i, bool *comment)
             else if (sql[i] == '*' && i + 1 < len && sql[i + 1] == '/')
                 depth--, i++;
         }
+        *open = depth > 0;
         return i;
     }
     if (c == '\'' || c == '"') {
         /* E'...', but not the end of a name such as date'2024-01-01' */
         int backslashes = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') &&
                           !(i > 1 && ident_char(sql[i - 2]));
-        return skip_quoted(sql, len, i, c, backslashes);
+        size_t end = skip_quoted(sql, len, i, c, backslashes);
+        *open = end == SIZE_MAX;
+        return *open ? len : end;
     }
     size_t tag = c == '$' ? dollar_tag(sql, len, i) : 0;
     if (tag) {
         size_t j = i + tag;
         while (j < len && !(sql[j] == '$' && j + tag <= len && !memcmp(sql + j, sql + i, tag)))
             j++;
-        return j < len ? j + tag : len;
+        *open = j >= len;
+        return *open ? len : j + tag;
     }
     return i;
 }
@@ -165,8 +190,8 @@ size_t sql_statement_length(const char *sql, size_t len)
     size_t end = 0; /* just after the last character that matters */
     size_t i = 0;
     while (i < len) {
-        bool comment;
-        size_t next = skip_literal(sql, len, i, &comment);
+        bool comment, open;
+        size_t next = skip_literal(sql, len, i, &comment, &open);
         if (next > i) {
             if (!comment)
                 end = next;
@@ -181,13 +206,26 @@ size_t sql_statement_length(const char *sql, size_t len)
     return end;
 }
 
+size_t sql_unclosed(const char *sql, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        bool comment, open;
+        size_t next = skip_literal(sql, len, i, &comment, &open);
+        if (open)
+            return i;
+        i = next > i ? next : i + 1;
+    }
+    return len;
+}
+
 size_t sql_unopened_paren(const char *sql, size_t len)
 {
     size_t depth = 0;
     size_t i = 0;
     while (i < len) {
-        bool comment;
-        size_t next = skip_literal(sql, len, i, &comment);
+        bool comment, open;
+        size_t next = skip_literal(sql, len, i, &comment, &open);
         if (next > i) {
             i = next;
             continue;

@@ -38,4 +38,9 @@ size_t sql_statement_length(const char *sql, size_t len);
  * since that ")" would close the wrapper early. */
 size_t sql_unopened_paren(const char *sql, size_t len);
 
+/* The offset where a quoted string or identifier, a dollar quote or a block
+ * comment begins that sql never closes, or len if none: such text cannot be
+ * wrapped either, its quote would run on into what follows it. */
+size_t sql_unclosed(const char *sql, size_t len);
+
 #endif

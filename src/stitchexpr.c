@@ -108,7 +108,21 @@ int stitchexpr_check(db *d, const char *expr, char **problem, cps_error *err)
         return 0;
     }
     size_t len = strlen(expr);
-    size_t at = sql_unopened_paren(expr, len);
+    size_t at = sql_unclosed(expr, len);
+    if (at < len) {
+        strbuf msg = STRBUF_INIT;
+        sb_appendf(&msg, "the %s",
+                   expr[at] == '/'   ? "comment"
+                   : expr[at] == '"' ? "quoted name"
+                   : expr[at] == '$' ? "dollar-quoted string"
+                                     : "quoted string");
+        describe_position(&msg, expr, chars_in(expr, at) + 1);
+        sb_append(&msg, " is never closed, so it would run on into the SQL around the "
+                        "expression; close it");
+        *problem = sb_detach(&msg);
+        return 0;
+    }
+    at = sql_unopened_paren(expr, len);
     if (at < len) {
         strbuf msg = STRBUF_INIT;
         sb_append(&msg, "the \")\"");

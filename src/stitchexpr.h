@@ -9,6 +9,8 @@
  * "--" comment, the parentheses make it one operand of whatever surrounds it
  * (a LATERAL branch, a CASE column, a probe). That holds only for one scalar
  * SQL expression, so stitchexpr_check accepts an expression only if
+ *   - every quote and block comment in it is closed (else it would run on
+ *     into the surrounding SQL);
  *   - no ")" in it closes a parenthesis it did not open (such a ")" would
  *     close the wrapper early and put the rest into the surrounding SQL);
  *   - it compiles, plans and runs over a row of {ce}.customer_events, in the

@@ -15,7 +15,8 @@
  *    and c = 2^j up to 2^40); avg(a over c values, c <= 16) * c is within
  *    c/2 units of avg's last place of a.
  * 2. sqltext: sql_statement_length never exceeds len and is idempotent;
- *    sql_unopened_paren finds a ")" (or len), and none before it.
+ *    sql_unopened_paren finds a ")" (or len), and none before it; sql_unclosed
+ *    a quote or comment start (or len), and none before it.
  */
 #include "fuzz.h"
 
@@ -289,6 +290,9 @@ static void check_sql(const char *s, size_t n)
     size_t at = sql_unopened_paren(s, n);
     fuzz_check(at <= n && (at == n || s[at] == ')'), "sql_unopened_paren finds a \")\"");
     fuzz_check(sql_unopened_paren(s, at) == at, "sql_unopened_paren finds the first");
+    at = sql_unclosed(s, n);
+    fuzz_check(at <= n && (at == n || strchr("'\"$/", s[at])), "sql_unclosed finds a quote");
+    fuzz_check(sql_unclosed(s, at) == at, "sql_unclosed finds the first");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

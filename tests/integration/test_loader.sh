@@ -94,6 +94,7 @@ user_id,crm,purchase,2,"lower(payload->>'uid')
   ) || (payload->>'x'"
 email,crm,purchase,2,"max(payload->>'email')"
 cookie,crm,purchase,2,"count(*) OVER ()"
+phone,web,signin,1-0-0,"length(')"
 CSV
 expect_status 1 cps load-stitching-config "$F"
 for want in \
@@ -103,7 +104,8 @@ for want in \
   "$F line 5: value_expression for attribute \"user_id\" of event \"crm_purchase\" does not work on cdp_ce.customer_events: the \")\" (at line 2, character 3 of the expression) closes" \
   "$F line 7: value_expression for attribute \"email\" of event \"crm_purchase\" does not work on cdp_ce.customer_events: aggregate functions are not allowed" \
   "$F line 8: value_expression for attribute \"cookie\" of event \"crm_purchase\" does not work on cdp_ce.customer_events: window functions are not allowed in GROUP BY (at character 1 of the expression); a window function such as count(*) OVER () cannot be a stitching expression" \
-  "6 problems in $F; nothing was loaded"; do
+  "$F line 9: value_expression for attribute \"phone\" of event \"$WEB\" does not work on cdp_ce.customer_events: the quoted string (at character 8 of the expression) is never closed" \
+  "7 problems in $F; nothing was loaded"; do
   assert_contains "$OUT" "$want" "loader output"
 done
 assert_eq "$BEFORE" "$(table_digest $CONFIG)" "table unchanged after refusing rows and extra parentheses"

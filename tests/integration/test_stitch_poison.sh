@@ -170,6 +170,8 @@ for mode in incremental scratch; do
         WHERE attribute_id = 'email';
        UPDATE cdp_ps.stitching_attributes_config SET value_expression = 'count(*) OVER ()'
         WHERE attribute_id = 'num';
+       UPDATE cdp_ps.stitching_attributes_config SET value_expression = 'length('')'
+        WHERE attribute_id = 'cookie';
        INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload) VALUES
          ('w1', 'web', '2024-01-01', '{\"cookie\": \"c1\"}'), ('w2', 'web', '2024-01-02', '{\"cookie\": \"c2\"}'),
          ('c1', 'crm', '2024-01-03', '{\"email\": \"x@y\"}')"
@@ -178,6 +180,7 @@ for mode in incremental scratch; do
   assert_contains "$OUT" 'an aggregate such as max() or count() cannot be a stitching expression' "$mode"
   assert_contains "$OUT" 'stitching expression for attribute "num" of event "web" does not work: window functions are not allowed in GROUP BY (at character 1 of the expression)' "$mode"
   assert_contains "$OUT" 'a window function such as count(*) OVER () cannot be a stitching expression' "$mode"
+  assert_contains "$OUT" 'stitching expression for attribute "cookie" of event "web" does not work: the quoted string (at character 8 of the expression) is never closed' "$mode"
   assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.failed_events")" "$mode: nothing set aside"
   assert_eq c1,w1,w2 "$(sql "SELECT string_agg(customer_event_id, ',' ORDER BY customer_event_id)
                              FROM cdp_ps.customer_events_to_process")" "$mode: their events stay queued"

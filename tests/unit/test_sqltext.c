@@ -88,10 +88,44 @@ static void unopened_paren(void **state)
         {"$1)", 2},
         {"1$$)$$", -1},
         {"'not closed ) ", -1},
+        /* a string continued on the next line keeps its kind (found by review) */
+        {"E'a'\n'\\')'", -1},
+        {"'a'\n'b' || x)", 12},
+        {"'a' 'b' )", 8}, /* no newline: two strings, a syntax error PostgreSQL reports */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t len = strlen(cases[i].sql);
         size_t at = sql_unopened_paren(cases[i].sql, len);
+        int got = at == len ? -1 : (int)at;
+        if (got != cases[i].at)
+            fail_msg("case %zu [%s]: %d, expected %d", i, cases[i].sql, got, cases[i].at);
+    }
+}
+
+static void unclosed(void **state)
+{
+    (void)state;
+    /* at: where the unclosed literal or comment begins, -1 for none */
+    static const struct {
+        const char *sql;
+        int at;
+    } cases[] = {
+        {"lower(payload->>'email')", -1},
+        {"length(')", 7}, /* found by review: the check statement closed it */
+        {"length($q$)", 7},
+        {"x || \"col", 5},
+        {"x /* ) /* ) */", 2},
+        {"x /* ) /* ) */ */", -1},
+        {"x -- comment to the end", -1},
+        {"E'\\'", 1}, /* the quote after the E */
+        {"E'\\''", -1},
+        {"'a'\n'b", 0},
+        {"$$a$$ || $$b", 9},
+        {"", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = strlen(cases[i].sql);
+        size_t at = sql_unclosed(cases[i].sql, len);
         int got = at == len ? -1 : (int)at;
         if (got != cases[i].at)
             fail_msg("case %zu [%s]: %d, expected %d", i, cases[i].sql, got, cases[i].at);
@@ -105,6 +139,7 @@ int main(void)
         cmocka_unit_test(quotes_identifiers),
         cmocka_unit_test(statement_length),
         cmocka_unit_test(unopened_paren),
+        cmocka_unit_test(unclosed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
