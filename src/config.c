@@ -98,8 +98,9 @@ static bool may_hold_password(const char *s)
     if (!p)
         return false;
     p += 3;
-    size_t authority = strcspn(p, "/?");
-    const char *at = memrchr(p, '@', authority);
+    /* user:password@ — libpq ends the user info at the last "@" before a "/"
+     * only (a "?" may be in the password); anywhere in the rest is safer */
+    const char *at = strrchr(p, '@');
     return at && memchr(p, ':', (size_t)(at - p));
 }
 

@@ -147,6 +147,7 @@ static void malformed_dsn(void **state)
     assert_non_null(strstr(err.msg, "invalid connection option \"hostx\""));
     static const char *const secret[] = {
         "postgresql://u:hunter2@[::1/db",
+        "postgresql://u:hunter?2@[::1/db", /* a "?" in the password (found by review) */
         "postgresql://u:hunter2%zz@h/db",
         "host=h password=hunter2 hunter3",
         "postgresql://h/db?password=hunter2&x",
