@@ -737,32 +737,57 @@ static int try_range(batch *b, size_t a, uint32_t lo, uint32_t hi, char **failur
     return 0;
 }
 
+/* One attribute's narrowing in one batch: whether it worked for any range of
+ * the batch, and the failing ranges put off meanwhile (see narrow). */
+typedef struct narrowing {
+    size_t a;
+    bool worked;
+    struct put_off {
+        uint32_t lo, hi;
+        char *message;
+    } * put_off;
+    size_t n, cap;
+} narrowing;
+
+static void put_off(narrowing *nw, uint32_t lo, uint32_t hi, char *message)
+{
+    if (nw->n == nw->cap) {
+        nw->cap = nw->cap ? 2 * nw->cap : 8;
+        nw->put_off = xrealloc(nw->put_off, nw->cap * sizeof *nw->put_off);
+    }
+    nw->put_off[nw->n++] = (struct put_off){lo, hi, message};
+}
+
 /*
- * Attribute a failed for entities lo..hi with `message`: find the entities
- * it fails for by halving. Both halves are evaluated before either is
- * narrowed further, so each knows whether its neighbour worked: left_ok for
- * the entity before lo, right_ok for the one after hi.
+ * Attribute nw->a failed for entities lo..hi with `message`: find the
+ * entities it fails for by halving. Both halves are evaluated before either
+ * is narrowed further, so each knows whether its neighbour worked: left_ok
+ * for the entity before lo, right_ok for the one after hi.
  *
  * Halving costs about two queries per failing range, so an attribute that
  * fails for every entity would cost two queries per entity. Once it has
  * failed for every one of GIVE_UP_AFTER single entities tried, and worked for
- * none, narrowing is given up on for the run, except next to entities it
- * works for: a failing range that borders on one is still halved, which
- * finds the edge of a block of failing entities in about 2 log2(n) queries
- * and gives the good entities beside it their values (entity ids begin with
- * the time, so the entities of one bad import sit together). Any other
- * failing range keeps its entities' previous values without more queries.
- * Every entity of the batch is evaluated at least once either way.
+ * none, it probably fails everywhere: narrowing is given up on for the run,
+ * except next to entities it works for (a failing range that borders on one
+ * is still halved, which finds the edge of a block of failing entities in
+ * about 2 log2(n) queries; entity ids begin with the time, so the entities of
+ * one bad import sit together). Any other failing range is put off until the
+ * rest of the batch is done (evaluate_alone): if the attribute worked for
+ * some range of the batch, its failures depend on the data and the put-off
+ * ranges are narrowed down as well; if it worked for none, each put-off
+ * range's halves are tried once more, and only if neither works either do
+ * they keep their entities' previous values without more queries.
  */
-static int narrow(batch *b, size_t a, uint32_t lo, uint32_t hi, bool left_ok, bool right_ok,
+static int narrow(batch *b, narrowing *nw, uint32_t lo, uint32_t hi, bool left_ok, bool right_ok,
                   const char *message, cps_error *err)
 {
+    size_t a = nw->a;
     if (lo == hi) {
         entity_failed(b, a, lo, message);
         return 0;
     }
-    if (!left_ok && !right_ok && attr_given_up(b->p, a)) {
-        range_failed(b, a, lo, hi, message);
+    if (!left_ok && !right_ok && !nw->worked && attr_given_up(b->p, a)) {
+        put_off(nw, lo, hi, xstrdup(message));
         return 0;
     }
     if (db_interrupted())
@@ -772,10 +797,12 @@ static int narrow(batch *b, size_t a, uint32_t lo, uint32_t hi, bool left_ok, bo
     int rc = try_range(b, a, lo, mid, &fail_lo, err);
     if (rc == 0)
         rc = try_range(b, a, mid + 1, hi, &fail_hi, err);
+    if (rc == 0 && (!fail_lo || !fail_hi))
+        nw->worked = true;
     if (rc == 0 && fail_lo)
-        rc = narrow(b, a, lo, mid, left_ok, !fail_hi, fail_lo, err);
+        rc = narrow(b, nw, lo, mid, left_ok, !fail_hi, fail_lo, err);
     if (rc == 0 && fail_hi)
-        rc = narrow(b, a, mid + 1, hi, !fail_lo, right_ok, fail_hi, err);
+        rc = narrow(b, nw, mid + 1, hi, !fail_lo, right_ok, fail_hi, err);
     free(fail_lo);
     free(fail_hi);
     return rc;
@@ -784,11 +811,49 @@ static int narrow(batch *b, size_t a, uint32_t lo, uint32_t hi, bool left_ok, bo
 /* Evaluate attribute a alone for the whole batch, narrowing failures down. */
 static int evaluate_alone(batch *b, size_t a, cps_error *err)
 {
+    narrowing nw = {.a = a};
     char *failure = NULL;
     int rc = try_range(b, a, 1, b->n, &failure, err);
     if (rc == 0 && failure)
-        rc = narrow(b, a, 1, b->n, false, false, failure, err);
+        rc = narrow(b, &nw, 1, b->n, false, false, failure, err);
     free(failure);
+    /* Put-off ranges, when the attribute worked for no range of the batch:
+     * each one's halves are tried once (two queries), so that good entities
+     * among them come to light; the failing halves are put off instead. */
+    if (rc == 0 && !nw.worked && nw.n) {
+        narrowing tried = {.a = a};
+        for (size_t i = 0; i < nw.n && rc == 0; i++) {
+            struct put_off *r = &nw.put_off[i];
+            uint32_t mid = r->lo + (r->hi - r->lo) / 2;
+            char *fail_lo = NULL, *fail_hi = NULL;
+            rc = try_range(b, a, r->lo, mid, &fail_lo, err);
+            if (rc == 0)
+                rc = try_range(b, a, mid + 1, r->hi, &fail_hi, err);
+            if (rc == 0 && (!fail_lo || !fail_hi))
+                nw.worked = true;
+            if (fail_lo)
+                put_off(&tried, r->lo, mid, fail_lo);
+            if (fail_hi)
+                put_off(&tried, mid + 1, r->hi, fail_hi);
+        }
+        for (size_t i = 0; i < nw.n; i++)
+            free(nw.put_off[i].message);
+        free(nw.put_off);
+        nw.put_off = tried.put_off;
+        nw.n = tried.n;
+    }
+    /* Then, if it worked for some, they are narrowed down like the rest (and
+     * nothing more is put off); else they keep their previous values. */
+    for (size_t i = 0; i < nw.n; i++) {
+        struct put_off *r = &nw.put_off[i];
+        if (rc == 0 && nw.worked)
+            rc = r->lo == r->hi ? (entity_failed(b, a, r->lo, r->message), 0)
+                                : narrow(b, &nw, r->lo, r->hi, false, false, r->message, err);
+        else if (rc == 0)
+            range_failed(b, a, r->lo, r->hi, r->message);
+        free(r->message);
+    }
+    free(nw.put_off);
     return rc;
 }
 

@@ -90,6 +90,25 @@ assert_eq 40 "$(stat total failed_entities)" "failures counted"
 assert_contains "$OUT" 'attribute "total" failed for 40 entities in all'
 assert_eq 0 "$(uncalculated)"
 
+# --- The same with one more bad entity at the other end (found by review):
+# once narrowing was given up on, a failing range between two failing ones
+# was written off whole, good entities and all. Now it is put off; since the
+# attribute works for some of the batch, it is narrowed down too. The same
+# across batches: the first all bad, the second with one bad entity.
+entities 100 "jsonb_build_object('n', CASE WHEN i <= 40 OR i = 100 THEN 'N/A' ELSE i::text END)"
+sql "INSERT INTO cdp_attr.attributes VALUES ('total', '{\"type\": \"sum\", \"value\": \"payload->>''n''\"}')"
+expect_status 1 cps attributes
+assert_contains "$OUT" 'attribute "total" fails for every entity tried (32 so far)'
+assert_eq 59 "$(count total)" "every good entity has its sum, the review's case"
+assert_eq "41 0" "$(stat total failed_entities) $(stat total failed_unnarrowed)" "failures counted"
+echo '{"batch_size": 50}' >"$TEST_TMP/fifty.json"
+entities 100 "jsonb_build_object('n', CASE WHEN i <= 50 OR i = 100 THEN 'N/A' ELSE i::text END)"
+sql "INSERT INTO cdp_attr.attributes VALUES ('total', '{\"type\": \"sum\", \"value\": \"payload->>''n''\"}')"
+expect_status 1 cps -c "$TEST_TMP/fifty.json" attributes
+assert_eq 49 "$(count total)" "the second batch's good entities have their sums"
+assert_eq 51 "$(stat total failed_entities)" "failures counted across batches"
+assert_eq 0 "$(uncalculated)"
+
 # --- An attribute that fails for every one of 10000 entities, in 4 batches:
 # given up on after 32 failing entities, each batch then costs one query.
 entities 10000 "jsonb_build_object('n', 'N/A', 's', i::text)"
