@@ -61,14 +61,28 @@ static void statement_length(void **state)
     }
 }
 
+/* at: the offset fn reports, -1 for none (len) */
+typedef struct {
+    const char *sql;
+    int at;
+} offset_case;
+
+static void check_offsets(size_t (*fn)(const char *, size_t), const offset_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(cases[i].sql);
+        size_t at = fn(cases[i].sql, len);
+        int got = at == len ? -1 : (int)at;
+        if (got != cases[i].at)
+            fail_msg("case %zu [%s]: %d, expected %d", i, cases[i].sql, got, cases[i].at);
+    }
+}
+
 static void unopened_paren(void **state)
 {
     (void)state;
-    /* at: the offset of the ")" reported, -1 for none */
-    static const struct {
-        const char *sql;
-        int at;
-    } cases[] = {
+    /* the offset of the ")" reported */
+    static const offset_case cases[] = {
         {"lower(payload->>'email')", -1},
         {"coalesce(payload->>'email'), payload->>'mail'", -1},
         {"lower(payload->>'email')), (payload->>'x'", 24},
@@ -93,23 +107,14 @@ static void unopened_paren(void **state)
         {"'a'\n'b' || x)", 12},
         {"'a' 'b' )", 8}, /* no newline: two strings, a syntax error PostgreSQL reports */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        size_t len = strlen(cases[i].sql);
-        size_t at = sql_unopened_paren(cases[i].sql, len);
-        int got = at == len ? -1 : (int)at;
-        if (got != cases[i].at)
-            fail_msg("case %zu [%s]: %d, expected %d", i, cases[i].sql, got, cases[i].at);
-    }
+    check_offsets(sql_unopened_paren, cases, sizeof cases / sizeof cases[0]);
 }
 
 static void unclosed(void **state)
 {
     (void)state;
-    /* at: where the unclosed literal or comment begins, -1 for none */
-    static const struct {
-        const char *sql;
-        int at;
-    } cases[] = {
+    /* where the unclosed literal or comment begins */
+    static const offset_case cases[] = {
         {"lower(payload->>'email')", -1},
         {"length(')", 7}, /* found by review: the check statement closed it */
         {"length($q$)", 7},
@@ -123,13 +128,7 @@ static void unclosed(void **state)
         {"$$a$$ || $$b", 9},
         {"", -1},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        size_t len = strlen(cases[i].sql);
-        size_t at = sql_unclosed(cases[i].sql, len);
-        int got = at == len ? -1 : (int)at;
-        if (got != cases[i].at)
-            fail_msg("case %zu [%s]: %d, expected %d", i, cases[i].sql, got, cases[i].at);
-    }
+    check_offsets(sql_unclosed, cases, sizeof cases / sizeof cases[0]);
 }
 
 int main(void)
