@@ -1074,10 +1074,7 @@ int db_lock(db *d, cps_error *err)
     /* ce is only read; the configuration may name one schema twice (ps = cdp) */
     const char *schemas[MAX_LOCKS] = {cfg->ps_schema, cfg->attr_schema, cfg->cdp_schema};
     for (int i = 0; i < MAX_LOCKS; i++) {
-        int taken = 0;
-        for (int j = 0; j < d->nlocks; j++)
-            taken |= !strcmp(d->locks[j], schemas[i]);
-        if (taken)
+        if (db_holds_lock(d, schemas[i]))
             continue;
         const char *params[] = {schemas[i]};
         char *got = NULL;
@@ -1123,17 +1120,12 @@ int db_lock_holder(db *d, const char *schema, char **holder, cps_error *err)
         1, params);
 }
 
-int db_lock_held(db *d, const char *schema, bool *held, cps_error *err)
+bool db_holds_lock(const db *d, const char *schema)
 {
-    const char *params[] = {schema};
-    char *v = NULL;
-    int rc = db_query_value(d, err, &v, NULL,
-                            "SELECT EXISTS (SELECT 1 " LOCK_ROWS
-                            " AND l.pid = pg_catalog.pg_backend_pid())",
-                            1, params);
-    *held = rc == 0 && v && !strcmp(v, "t");
-    free(v);
-    return rc;
+    for (int i = 0; i < d->nlocks; i++)
+        if (!strcmp(d->locks[i], schema))
+            return true;
+    return false;
 }
 
 struct db_indexes {

@@ -154,8 +154,10 @@ int db_lock(db *d, cps_error *err);
  * database: "pid N, running since ..." in *holder (caller frees), or NULL
  * when none does. */
 int db_lock_holder(db *d, const char *schema, char **holder, cps_error *err);
-/* Does this session hold CPS's lock on `schema`? (asks pg_locks) */
-int db_lock_held(db *d, const char *schema, bool *held, cps_error *err);
+/* Does this session hold CPS's lock on `schema` (taken by db_lock)? A
+ * session-level advisory lock lasts until it is released or the session
+ * ends, so the session's own list is the answer. */
+bool db_holds_lock(const db *d, const char *schema);
 
 /* Install SIGINT/SIGTERM handlers that cancel running statements. */
 void db_signals_install(void);

@@ -71,10 +71,7 @@ static int record_start(run_ctx *ctx, const char *command, cps_error *err)
     /* Holding the ps schema's lock, we know that any other run still marked
      * running in its runs table has died. Without it, such a run may be alive:
      * then leave it alone (db_lock takes the lock first; this is the proof). */
-    bool held = false;
-    if (db_lock_held(ctx->d, ctx->cfg->ps_schema, &held, err) < 0)
-        return CPS_ERR;
-    if (!held)
+    if (!db_holds_lock(ctx->d, ctx->cfg->ps_schema))
         return cps_error_set(err,
                              "this CPS does not hold the lock on schema %s, so it cannot tell "
                              "whether the runs marked running in %s.runs are still alive; "
