@@ -712,7 +712,8 @@ static int try_range(batch *b, size_t a, uint32_t lo, uint32_t hi, char **failur
             run_problem(p->ctx, STEP,
                         "attribute \"%s\" fails for every entity tried (%d so far): for the rest "
                         "of this run its failures are narrowed down only next to entities it "
-                        "works for; other failing entities keep their previous values: %s",
+                        "works for, or in batches where it works for some; other failing "
+                        "entities keep their previous values: %s",
                         pa->id, pa->failed_single, e.msg);
         }
     }
@@ -778,6 +779,22 @@ static void put_off(narrowing *nw, uint32_t lo, uint32_t hi, char *message)
  * range's halves are tried once more, and only if neither works either do
  * they keep their entities' previous values without more queries.
  */
+/* Try both halves of lo..hi, split at *mid: *fail_lo and *fail_hi get each
+ * half's failure, or NULL where it worked (its values kept); either working
+ * sets nw->worked. */
+static int try_halves(batch *b, narrowing *nw, uint32_t lo, uint32_t hi, uint32_t *mid,
+                      char **fail_lo, char **fail_hi, cps_error *err)
+{
+    *mid = lo + (hi - lo) / 2;
+    *fail_hi = NULL;
+    int rc = try_range(b, nw->a, lo, *mid, fail_lo, err);
+    if (rc == 0)
+        rc = try_range(b, nw->a, *mid + 1, hi, fail_hi, err);
+    if (rc == 0 && (!*fail_lo || !*fail_hi))
+        nw->worked = true;
+    return rc;
+}
+
 static int narrow(batch *b, narrowing *nw, uint32_t lo, uint32_t hi, bool left_ok, bool right_ok,
                   const char *message, cps_error *err)
 {
@@ -792,13 +809,9 @@ static int narrow(batch *b, narrowing *nw, uint32_t lo, uint32_t hi, bool left_o
     }
     if (db_interrupted())
         return CPS_EINTR;
-    uint32_t mid = lo + (hi - lo) / 2;
-    char *fail_lo = NULL, *fail_hi = NULL;
-    int rc = try_range(b, a, lo, mid, &fail_lo, err);
-    if (rc == 0)
-        rc = try_range(b, a, mid + 1, hi, &fail_hi, err);
-    if (rc == 0 && (!fail_lo || !fail_hi))
-        nw->worked = true;
+    uint32_t mid;
+    char *fail_lo, *fail_hi;
+    int rc = try_halves(b, nw, lo, hi, &mid, &fail_lo, &fail_hi, err);
     if (rc == 0 && fail_lo)
         rc = narrow(b, nw, lo, mid, left_ok, !fail_hi, fail_lo, err);
     if (rc == 0 && fail_hi)
@@ -824,13 +837,9 @@ static int evaluate_alone(batch *b, size_t a, cps_error *err)
         narrowing tried = {.a = a};
         for (size_t i = 0; i < nw.n && rc == 0; i++) {
             struct put_off *r = &nw.put_off[i];
-            uint32_t mid = r->lo + (r->hi - r->lo) / 2;
-            char *fail_lo = NULL, *fail_hi = NULL;
-            rc = try_range(b, a, r->lo, mid, &fail_lo, err);
-            if (rc == 0)
-                rc = try_range(b, a, mid + 1, r->hi, &fail_hi, err);
-            if (rc == 0 && (!fail_lo || !fail_hi))
-                nw.worked = true;
+            uint32_t mid;
+            char *fail_lo, *fail_hi;
+            rc = try_halves(b, &nw, r->lo, r->hi, &mid, &fail_lo, &fail_hi, err);
             if (fail_lo)
                 put_off(&tried, r->lo, mid, fail_lo);
             if (fail_hi)
@@ -847,8 +856,7 @@ static int evaluate_alone(batch *b, size_t a, cps_error *err)
     for (size_t i = 0; i < nw.n; i++) {
         struct put_off *r = &nw.put_off[i];
         if (rc == 0 && nw.worked)
-            rc = r->lo == r->hi ? (entity_failed(b, a, r->lo, r->message), 0)
-                                : narrow(b, &nw, r->lo, r->hi, false, false, r->message, err);
+            rc = narrow(b, &nw, r->lo, r->hi, false, false, r->message, err);
         else if (rc == 0)
             range_failed(b, a, r->lo, r->hi, r->message);
         free(r->message);
