@@ -85,22 +85,23 @@ static void field_end(csv_reader *r)
     r->nfields++;
 }
 
-/* After a malformed field: go past the end of the current line. */
-static void skip_line(csv_reader *r)
+/* A malformed field: the record's first problem is kept (its line in
+ * rec->line), and reading goes on to the record's end, where csv_next reports
+ * it. Going on by the usual rules, with the offending quote or text taken as
+ * it is, finds where the record ends: a quoted field after the mistake may
+ * span lines, and those lines are not records of their own. */
+static void malformed(csv_reader *r, csv_record *rec, cps_error *err, bool *bad, const char *msg)
 {
-    while (r->pos < r->len) {
-        size_t n = line_end_at(r, r->pos);
-        if (n) {
-            r->pos += n;
-            r->line++;
-            return;
-        }
-        r->pos++;
-    }
+    if (*bad)
+        return;
+    *bad = true;
+    rec->line = r->line;
+    cps_error_set(err, "%s", msg);
 }
 
-/* A quoted field; r->pos is at its opening quote. Returns 0 or CPS_ERR. */
-static int quoted_field(csv_reader *r, csv_record *rec, cps_error *err)
+/* A quoted field; r->pos is at its opening quote. Returns 0, or CPS_ERR when
+ * it is never closed (the rest of the data is then read). */
+static int quoted_field(csv_reader *r, csv_record *rec, cps_error *err, bool *bad)
 {
     size_t open_line = r->line;
     const char *d = r->data;
@@ -134,32 +135,31 @@ static int quoted_field(csv_reader *r, csv_record *rec, cps_error *err)
         break;
     }
     if (r->pos < r->len && d[r->pos] != ',' && !line_end_at(r, r->pos)) {
-        rec->line = r->line;
-        skip_line(r);
-        return cps_error_set(err, "text after the closing quote of a quoted field; a quoted field "
-                                  "must end with \" right before the comma or the line end, and "
-                                  "every \" inside it must be doubled (\"\")");
+        malformed(r, rec, err, bad,
+                  "text after the closing quote of a quoted field; a quoted field must end with "
+                  "\" right before the comma or the line end, and every \" inside it must be "
+                  "doubled (\"\")");
+        size_t start = r->pos;
+        while (r->pos < r->len && d[r->pos] != ',' && !line_end_at(r, r->pos))
+            r->pos++;
+        append(r, d + start, r->pos - start);
     }
     return 0;
 }
 
 /* An unquoted field: up to a comma, a line end or the end of the data. */
-static int plain_field(csv_reader *r, csv_record *rec, cps_error *err)
+static void plain_field(csv_reader *r, csv_record *rec, cps_error *err, bool *bad)
 {
     const char *d = r->data;
     size_t start = r->pos;
     while (r->pos < r->len && d[r->pos] != ',' && d[r->pos] != '\n' && d[r->pos] != '\r') {
-        if (d[r->pos] == '"') {
-            rec->line = r->line;
-            skip_line(r);
-            return cps_error_set(err, "a \" inside a field that does not start with one; enclose "
-                                      "the whole field in double quotes and double every \" "
-                                      "inside it (\"\")");
-        }
+        if (d[r->pos] == '"')
+            malformed(r, rec, err, bad,
+                      "a \" inside a field that does not start with one; enclose the whole field "
+                      "in double quotes and double every \" inside it (\"\")");
         r->pos++;
     }
     append(r, d + start, r->pos - start);
-    return 0;
 }
 
 int csv_next(csv_reader *r, csv_record *rec, cps_error *err)
@@ -182,12 +182,15 @@ int csv_next(csv_reader *r, csv_record *rec, cps_error *err)
     rec->line = r->line;
     r->buflen = 0;
     r->nfields = 0;
+    bool bad = false;
     for (;;) {
         field_begin(r);
-        bool quoted = r->pos < r->len && r->data[r->pos] == '"';
-        int rc = quoted ? quoted_field(r, rec, err) : plain_field(r, rec, err);
-        if (rc < 0)
-            return rc;
+        if (r->pos < r->len && r->data[r->pos] == '"') {
+            if (quoted_field(r, rec, err, &bad) < 0)
+                return CPS_ERR;
+        } else {
+            plain_field(r, rec, err, &bad);
+        }
         field_end(r);
         if (r->pos >= r->len)
             break;
@@ -199,6 +202,8 @@ int csv_next(csv_reader *r, csv_record *rec, cps_error *err)
         r->line++;
         break;
     }
+    if (bad)
+        return CPS_ERR;
     xgrow((void **)&r->ptrs, &r->ptrcap, r->nfields, sizeof *r->ptrs);
     for (size_t i = 0; i < r->nfields; i++)
         r->ptrs[i] = r->buf + r->offs[i];

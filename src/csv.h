@@ -12,8 +12,10 @@
  *
  * Malformed input is an error value, not a stop: csv_next returns CPS_ERR with
  * rec->line naming the line at fault and err saying what is wrong (without
- * the line); the reader has then skipped to the next line, so the caller may
- * go on reading and report every problem of a file.
+ * the line); the reader has then read on to the end of that record, by the
+ * usual rules with the offending quote or text taken as it is (so a quoted
+ * field after the mistake that spans lines is not mistaken for records), and
+ * the caller may go on reading and report every problem of a file.
  *
  * Ownership: the reader borrows `data`, which must outlive it; a record's
  * fields belong to the reader and are valid until the next csv_next or

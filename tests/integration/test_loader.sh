@@ -81,6 +81,22 @@ assert_eq "$BEFORE" "$(table_digest $CONFIG)" "table unchanged after a failed lo
 assert_eq "failed|14" "$(sql "SELECT status || '|' || (stats->'steps'->'load'->>'problems')
                               FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")" "failed run recorded"
 
+# A CSV mistake before an expression spanning lines is one problem: the rest
+# of its record is not read as records of their own.
+F="$TEST_TMP/resync.csv"
+cat >"$F" <<'CSV'
+attribute_id,source_id,type,version,value_expression
+email,web,signin,"1-0-0"x,"lower(
+  payload->>'email')"
+user_id,web,si"gn"in,1-0-0,"coalesce(payload->>'uid',
+  payload->>'user_id')"
+cookie,web,signin,1-0-0,payload->>'cookie'
+CSV
+expect_status 1 cps load-stitching-config "$F"
+assert_contains "$OUT" "$F line 2: text after the closing quote"
+assert_contains "$OUT" "$F line 4: a \" inside a field that does not start with one"
+assert_contains "$OUT" "2 problems in $F; nothing was loaded"
+
 # One expression, not a row of several nor more than one: a comma outside any
 # function's parentheses makes a ROW (whose text is no identifier); a ")" too
 # many would close the parentheses stitching wraps the expression in.

@@ -124,6 +124,14 @@ static void errors_and_recovery(void **state)
     /* a quote inside an unquoted field: that line is skipped, reading goes on */
     CHECK("a,b\"c,d\ne,f\n", "1! 2[e|f]");
     CHECK("a\"\nb\"\nc\n", "1! 2! 3[c]");
+    /* the record goes on past the mistake: a later quoted field spanning
+     * lines is part of it, not records of its own (one problem, not two) */
+    CHECK("h\n\"a\"x,\"b\nc\"\nz\n", "1[h] 2! 4[z]");
+    CHECK("h\nab\"c,\"d\ne\",f\nz\n", "1[h] 2! 4[z]");
+    /* the first problem of a record is the one reported, on its line */
+    CHECK("h\n\"a\nb\"x,c\"d\nz\n", "1[h] 3! 4[z]");
+    /* a quote never closed after a mistake: that is what is reported */
+    CHECK("h\nab\"c,\"d\ne\n", "1[h] 2!");
 }
 
 static void error_lines(void **state)
