@@ -230,10 +230,16 @@ static int compile_one(plan *p, db *d, size_t i, cps_error *err)
         if (db_interrupted())
             return CPS_EINTR;
         a->usable = false;
+        /* "operator does not exist: text * integer": a weight that is no number */
+        bool weight_type = (a->needs & SG_WEIGHT) && !strcmp(e.sqlstate, "42883") &&
+                           strstr(e.msg, "operator does not exist") && strstr(e.msg, " * ");
         run_problem(p->ctx, STEP,
-                    "attribute \"%s\": the definition does not work: %s; its values are kept "
+                    "attribute \"%s\": the definition does not work: %s%s; its values are kept "
                     "until it is fixed",
-                    a->id, e.msg);
+                    a->id, e.msg,
+                    weight_type ? " (the final weight is weight * outer_weight: both must be "
+                                  "numbers; cast them, as in (payload->>'quantity')::numeric)"
+                                : "");
         return 0;
     }
     a->kind = value_kind_of(type);

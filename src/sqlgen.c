@@ -185,14 +185,21 @@ void sqlgen_one_pass(strbuf *out, const char *events, const char *branches, cons
     sb_append(out, *branches ? ") AS x ON true" : " WHERE false) AS x ON true");
 }
 
-/* The typed outer rows of one attribute: (k, v, w, t, e), v never NULL. */
+/* The typed outer rows of one attribute: (k, v, w, t, e), v never NULL. The
+ * final weight only where the type weighs values: a weight of another type
+ * (text, say) is no mistake for a list. */
 static void typed_rows(strbuf *out, const char *events, const attr_def *d, int n)
 {
     sb_append(out, "SELECT o.k, o.v, o.w, o.t, o.e FROM (SELECT inner_row.cps_k AS k, ");
     expr(out, d->outer_value, "value");
-    sb_append(out, " AS v, ((inner_row.weight) * ");
-    expr(out, d->outer_weight, "1");
-    sb_append(out, ")::numeric AS w, inner_row.event_time AS t, inner_row.id AS e FROM (SELECT "
+    if (sqlgen_needs(d->type) & SG_WEIGHT) {
+        sb_append(out, " AS v, ((inner_row.weight) * ");
+        expr(out, d->outer_weight, "1");
+        sb_append(out, ")::numeric AS w");
+    } else {
+        sb_append(out, " AS v, NULL::numeric AS w");
+    }
+    sb_append(out, ", inner_row.event_time AS t, inner_row.id AS e FROM (SELECT "
                    "customer_events.*, x.value, x.weight FROM (");
     sb_append(out, events);
     sb_append(out, ") AS customer_events CROSS JOIN LATERAL (");

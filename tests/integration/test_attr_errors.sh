@@ -83,4 +83,13 @@ for key in ddl nothing; do
 done
 assert_contains "$OUT" "a context query must be a SELECT returning one value"
 assert_eq "" "$(sql "SELECT to_regclass('public.zz')")" "the command was rolled back"
+
+# A weight that is no number, where the type weighs values: the message says
+# which keys to fix.
+sql "DELETE FROM cdp_attr.context WHERE key IN ('ddl', 'nothing');
+     INSERT INTO cdp_attr.attributes VALUES
+       ('text_weight', '{\"type\": \"most_frequent\", \"value\": \"payload->>''d''\", \"weight\": \"payload->>''d''\"}')"
+expect_status 1 cps attributes
+assert_contains "$OUT" 'attribute "text_weight": the definition does not work: operator does not exist: text * integer'
+assert_contains "$OUT" "(the final weight is weight * outer_weight: both must be numbers; cast them, as in (payload->>'quantity')::numeric)"
 pass
