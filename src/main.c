@@ -77,31 +77,35 @@ static int misplaced_option(int argc, char **argv, const char *command)
         const char *value; /* how the usage names its value, "" for none */
     } known[] = {{'c', "config", " FILE"}, {0, "dsn", " DSN"}, {'v', "verbose", ""},
                  {'q', "quiet", ""},       {'h', "help", ""},  {'V', "version", ""}};
+    strbuf moved = STRBUF_INIT; /* the known options, as they would go before the command */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || !a[1] || !strcmp(a, "--"))
             continue;
         /* the option's name without its value (-cFILE, --dsn=DSN) */
         int n = a[1] == '-' ? 2 + (int)strcspn(a + 2, "=") : 2;
-        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
-            bool match = a[1] == '-' ? (size_t)n - 2 == strlen(known[k].long_name) &&
-                                           !strncmp(a + 2, known[k].long_name, (size_t)n - 2)
-                                     : a[1] == known[k].short_name;
-            if (match) {
-                fprintf(stderr,
-                        "cps: options go before the command: cps %.*s%s %s\n"
-                        "Try 'cps --help'.\n",
-                        n, a, known[k].value, command);
-                return EXIT_USAGE;
-            }
+        size_t k = 0;
+        for (; k < sizeof known / sizeof known[0]; k++)
+            if (a[1] == '-' ? (size_t)n - 2 == strlen(known[k].long_name) &&
+                                  !strncmp(a + 2, known[k].long_name, (size_t)n - 2)
+                            : a[1] == known[k].short_name)
+                break;
+        if (k == sizeof known / sizeof known[0]) {
+            fprintf(stderr,
+                    "cps: '%.*s' after the command '%s': options go before the command, and cps "
+                    "has no option %.*s\nTry 'cps --help'.\n",
+                    n, a, command, n, a);
+            sb_free(&moved);
+            return EXIT_USAGE;
         }
-        fprintf(stderr,
-                "cps: '%.*s' after the command '%s': options go before the command, and cps has "
-                "no option %.*s\nTry 'cps --help'.\n",
-                n, a, command, n, a);
-        return EXIT_USAGE;
+        sb_appendf(&moved, "%.*s%s ", n, a, known[k].value);
     }
-    return 0;
+    if (!moved.len)
+        return 0;
+    fprintf(stderr, "cps: options go before the command: cps %s%s\nTry 'cps --help'.\n",
+            sb_str(&moved), command);
+    sb_free(&moved);
+    return EXIT_USAGE;
 }
 
 static int no_args(int argc, char **argv, const char *command)

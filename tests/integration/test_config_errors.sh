@@ -55,6 +55,10 @@ assert_contains "$OUT" "options go before the command: cps --quiet load-stitchin
 expect_status 2 cps status --dsn=password=hunter2
 assert_contains "$OUT" "options go before the command: cps --dsn DSN status"
 [[ "$OUT" != *hunter2* ]] || fail "password printed: $OUT"
+# every misplaced option, not the first only
+expect_status 2 cps status -v --dsn password=hunter2 -cX
+assert_contains "$OUT" "options go before the command: cps -v --dsn DSN -c FILE status"
+[[ "$OUT" != *hunter2* ]] || fail "password printed: $OUT"
 expect_status 2 cps status -x
 assert_contains "$OUT" "'-x' after the command 'status': options go before the command"
 expect_status 0 cps --help
