@@ -29,7 +29,7 @@ static const cache_table tables[] = {
     {"cached_attributes_counts_customers_per_attribute", 0,
      "INSERT INTO {attr}.cached_attributes_counts_customers_per_attribute "
      "(attribute_id, count, modified) "
-     "SELECT coalesce(c.attribute_id, a.id), coalesce(c.n, 0), now()::timestamp "
+     "SELECT coalesce(c.attribute_id, a.id), coalesce(c.n, 0), " DB_LOCAL_NOW " "
      "FROM (SELECT attribute_id, count(DISTINCT customer_entity_id) AS n "
      "FROM {attr}.customer_attributes WHERE attribute_id IS NOT NULL "
      "GROUP BY attribute_id) c "
@@ -39,7 +39,7 @@ static const cache_table tables[] = {
      * cache_top_values does not depend on the plan or the locale. */
     {"cached_attribute_values_counts", 0,
      "INSERT INTO {attr}.cached_attribute_values_counts (attribute_id, value, count, modified) "
-     "SELECT attribute_id, value, n, now()::timestamp FROM ("
+     "SELECT attribute_id, value, n, " DB_LOCAL_NOW " FROM ("
      "SELECT attribute_id, value, n, row_number() OVER (PARTITION BY attribute_id "
      "ORDER BY n DESC, value COLLATE \"C\") AS rank FROM ("
      "SELECT attribute_id, value COLLATE \"C\" AS value, "
@@ -51,7 +51,7 @@ static const cache_table tables[] = {
      * came in from each source. */
     {"cached_source_events_per_date", 1,
      "INSERT INTO {cdp}.cached_source_events_per_date (source_id, date, count, modified) "
-     "SELECT source_id, event_time::date, count(*), now()::timestamp "
+     "SELECT source_id, event_time::date, count(*), " DB_LOCAL_NOW " "
      "FROM {ce}.customer_events GROUP BY source_id, event_time::date",
      0},
 };
@@ -80,13 +80,13 @@ typedef struct freshness {
 /*
  * Decide whether table t is due: empty, some `modified` NULL, or its oldest
  * row older than cache_max_age_hours (`modified` is a timestamp without time
- * zone written in the session's UTC).
+ * zone in the database's local time, DB_LOCAL_NOW, like any other session's).
  */
 static int check_freshness(run_ctx *ctx, const cache_table *t, freshness *f, cps_error *err)
 {
     char *name = table_template(t);
     char *tmpl = xasprintf("SELECT count(*), count(*) FILTER (WHERE modified IS NULL), "
-                           "extract(epoch FROM now()::timestamp - min(modified)) / 3600 "
+                           "extract(epoch FROM " DB_LOCAL_NOW " - min(modified)) / 3600 "
                            "FROM %s",
                            name);
     free(name);

@@ -35,6 +35,16 @@ const cps_config *db_config(const db *d);
 /* Expand a schema template (caller frees). */
 char *db_sql(const db *d, const char *tmpl);
 
+/* SQL for the database's local time now, as a `timestamp without time zone`:
+ * the wall clock of its own TimeZone setting (postgresql.conf, ALTER DATABASE
+ * or ALTER ROLE ... SET timezone), which now()::timestamp gives in any other
+ * session. CPS's sessions run in UTC; the `modified` columns of the caches and
+ * of context are written and read with this, so that they mean what the CDP's
+ * other sessions (and an operator in psql) take them to mean. */
+#define DB_LOCAL_NOW                                                                               \
+    "pg_catalog.timezone((SELECT s.reset_val FROM pg_catalog.pg_settings s "                       \
+    "WHERE s.name = 'TimeZone'), pg_catalog.now())"
+
 /* Run a statement (template) with text parameters; returns rows affected (>= 0). */
 int64_t db_exec(db *d, cps_error *err, const char *tmpl, int nparams, const char *const *params);
 int64_t db_exec_raw(db *d, cps_error *err, const char *sql, int nparams, const char *const *params);

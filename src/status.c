@@ -283,7 +283,7 @@ static int print_cache(report *r, int in_cdp, const char *name, cps_error *err)
         return there;
     }
     char *tmpl = xasprintf("SELECT count(*), count(*) FILTER (WHERE modified IS NULL), "
-                           "extract(epoch FROM now()::timestamp - min(modified)) FROM %s.%s",
+                           "extract(epoch FROM " DB_LOCAL_NOW " - min(modified)) FROM %s.%s",
                            in_cdp ? "{cdp}" : "{attr}", name);
     cps_error e;
     PGresult *res = db_query(r->d, &e, tmpl, 0, NULL);

@@ -117,6 +117,20 @@ assert_eq "false true" "$(sql "SELECT (stats->'steps'->'cache'->'tables'->'cache
                                       (stats->'steps'->'cache'->'tables'->'cached_source_events_per_date'->>'rebuilt')
                                  FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")" "stats"
 
+# `modified` is a timestamp without time zone: it is the database's local time
+# (its TimeZone setting), as now() gives in any other session, not UTC. East
+# of UTC a table "25 hours old" is due; west of UTC one "23 hours old" is not.
+sql "ALTER DATABASE $PGDATABASE SET timezone = 'Asia/Tokyo'"
+sql "UPDATE $ACA SET modified = now() - interval '25 hours'"
+expect_status 0 cps cache
+assert_contains "$OUT" "CACHE: $ACA rebuilt (built 25.0 h ago, older than 24 h)"
+assert_eq t "$(sql "SELECT bool_and(modified BETWEEN now()::timestamp - interval '1 minute' AND now()::timestamp) FROM $ACA")" "written in the database's local time"
+sql "ALTER DATABASE $PGDATABASE SET timezone = 'America/Bogota'"
+sql "UPDATE $ACA SET modified = now() - interval '23 hours'"
+expect_status 0 cps cache
+assert_contains "$OUT" "CACHE: $ACA is fresh (built 23.0 h ago"
+assert_contains "$(cps status)" "$ACA: $(sql "SELECT count(*) FROM $ACA") rows, built 23 h"
+sql "ALTER DATABASE $PGDATABASE RESET timezone"
 # Missing rows: an emptied table, and a dropped one (recreated at run start).
 sql "DELETE FROM $ACA"
 sql "DROP TABLE $SED"
