@@ -172,21 +172,41 @@ static int refresh_one(run_ctx *ctx, const cache_table *t, json_t *stats, cps_er
     return 0;
 }
 
+/*
+ * The tables are independent: one that cannot be checked or rebuilt (a column
+ * someone added or removed, a constraint its rows break) keeps its rows, is a
+ * problem of the run (exit status 1), and the other tables and the production
+ * step still go on. Only an interruption or a lost session stops the step.
+ */
 int cache_step(run_ctx *ctx, cps_error *err)
 {
     json_t *st = run_step_stats(ctx, "cache");
     json_t *per = json_object();
     json_object_set_new(st, "tables", per);
-    int rebuilt = 0;
+    int rebuilt = 0, failed = 0;
     for (size_t i = 0; i < NTABLES; i++) {
         if (db_interrupted())
             return CPS_EINTR;
         int rc = refresh_one(ctx, &tables[i], per, err);
-        if (rc < 0)
+        if (rc < 0 && (rc == CPS_EINTR || db_error_stops_step(ctx->d, err)))
             return db_interrupted() ? CPS_EINTR : rc;
+        if (rc < 0) {
+            run_problem(ctx, STEP,
+                        "%s; the table keeps its old rows: give it back its columns "
+                        "(SPEC §2.4), or drop it and the next run creates it again",
+                        err->msg);
+            json_t *o = json_object();
+            json_object_set_new(o, "rebuilt", json_false());
+            json_object_set_new(o, "error", json_string(err->msg));
+            json_object_set_new(per, tables[i].name, o);
+            cps_error_clear(err);
+            failed++;
+            continue;
+        }
         json_t *o = json_object_get(per, tables[i].name);
         rebuilt += json_is_true(json_object_get(o, "rebuilt"));
     }
     json_object_set_new(st, "rebuilt", json_integer(rebuilt));
+    json_object_set_new(st, "failed", json_integer(failed));
     return 0;
 }

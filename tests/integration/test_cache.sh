@@ -146,6 +146,25 @@ assert_eq "$(expect_sources)" "$(got_sources)" "recreated and filled"
 assert_eq 1 "$(sql "SELECT count FROM $SED WHERE source_id = 'web' AND date = '2030-01-02'")" "the new event's day"
 assert_eq 1 "$(sql "SELECT count FROM $SED WHERE source_id IS NULL AND date IS NULL")" "no source, no time"
 
+# A cache table someone altered so that it cannot be rebuilt (a NOT NULL column
+# CPS does not fill): that table keeps its rows and is a problem of the run
+# (exit 1, named); the other caches and the production views are still done.
+sql "ALTER TABLE $ACA ADD COLUMN note text NOT NULL DEFAULT 'x'; ALTER TABLE $ACA ALTER COLUMN note DROP DEFAULT"
+sql "UPDATE $ACA SET modified = NULL; UPDATE $AVC SET modified = NULL; UPDATE $SED SET modified = NULL"
+kept=$(sql "SELECT count(*) FROM $ACA")
+echo '{"production": true}' >"$TEST_TMP/prod.json"
+expect_status 1 cps -c "$TEST_TMP/prod.json" run
+assert_contains "$OUT" "ERROR CACHE: rebuilding $ACA: null value in column \"note\""
+assert_contains "$OUT" "CACHE: $AVC rebuilt ("
+assert_contains "$OUT" "CACHE: $SED rebuilt ("
+assert_contains "$OUT" "PROD: public.pivoted_customer_attributes created"
+assert_eq "$kept" "$(sql "SELECT count(*) FROM $ACA WHERE modified IS NULL")" "the broken table keeps its rows"
+assert_eq "$(expect_values 1000)" "$(got_values)" "the values cache is rebuilt"
+assert_eq "errors 1" "$(sql "SELECT status || ' ' || (stats->'steps'->'cache'->>'failed') FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")"
+sql "ALTER TABLE $ACA DROP COLUMN note; DROP VIEW public.pivoted_customer_attributes, public.customer_events"
+expect_status 0 cps cache
+assert_eq "$(expect_attr_counts)" "$(got_attr_counts)" "rebuilt once repaired"
+
 # A reader is never blocked: while a rebuild's transaction is open (a test
 # trigger keeps it open for 3 s after the DELETE), another session still reads
 # the old rows at once.
