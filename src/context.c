@@ -45,7 +45,8 @@ static int refresh(run_ctx *ctx, const char *key, const char *query, int *failed
         value = PQgetvalue(res, 0, 0);
     const char *params[] = {key, value};
     int64_t n = db_exec(
-        d, err, "UPDATE {attr}.context SET value = $2, modified = now() WHERE key = $1", 2, params);
+        d, err, "UPDATE {attr}.context SET value = $2, modified = " DB_LOCAL_NOW " WHERE key = $1",
+        2, params);
     PQclear(res);
     if (n < 0 || (rc = db_commit(d, err)) < 0) {
         db_rollback(d);
@@ -62,7 +63,7 @@ int context_step(run_ctx *ctx, cps_error *err)
     const char *params[] = {hours};
     PGresult *res = db_query(ctx->d, err,
                              "SELECT key, query FROM {attr}.context WHERE modified IS NULL "
-                             "OR modified < now()::timestamp - $1::float8 * interval '1 hour' "
+                             "OR modified < " DB_LOCAL_NOW " - $1::float8 * interval '1 hour' "
                              "ORDER BY key",
                              1, params);
     if (!res)

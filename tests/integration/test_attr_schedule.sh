@@ -124,6 +124,20 @@ assert_contains "$OUT" "are back"
 assert_eq "$entities" "$(sql "SELECT count(*) FROM cdp_attr.customer_entities")" "entities recreated"
 assert_eq "$reference" "$(table_digest cdp_attr.customer_attributes)" "attributes rebuilt from scratch"
 
+# context.modified is a timestamp without time zone in the database's local
+# time, as for the caches: east of UTC a value set 25 hours ago is refreshed,
+# west of UTC one set 23 hours ago is kept; a refresh writes local time.
+sql "ALTER DATABASE $PGDATABASE SET timezone = 'Asia/Tokyo'"
+sql "UPDATE cdp_attr.context SET modified = now() - interval '25 hours'"
+expect_status 0 cps attributes
+assert_contains "$OUT" "CONTEXT: events_p90 refreshed"
+assert_eq t "$(sql "SELECT bool_and(modified BETWEEN now()::timestamp - interval '1 minute' AND now()::timestamp) FROM cdp_attr.context")" "written in local time"
+sql "ALTER DATABASE $PGDATABASE SET timezone = 'America/Bogota'"
+sql "UPDATE cdp_attr.context SET modified = now() - interval '23 hours'"
+expect_status 0 cps attributes
+[[ $OUT != *"CONTEXT: events_p90 refreshed"* ]] || fail "a context value 23 hours old was refreshed: $OUT"
+sql "ALTER DATABASE $PGDATABASE RESET timezone"
+
 # The longest ages the configuration takes (100 years) work in a run and in
 # status: nothing is stale, and no timestamp goes out of range.
 echo '{"recalculate_after_hours": 876600, "context_max_age_hours": 876600,
