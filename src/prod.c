@@ -36,6 +36,9 @@ static const char *const PIVOT = "pivoted_customer_attributes";
 typedef enum { V_UNCHANGED, V_CREATED, V_REPLACED, V_RECREATED } view_outcome;
 static const char *const outcome_names[] = {"unchanged", "created", "replaced", "recreated"};
 
+/* The relkind that lookup() gives a type that is not a relation. */
+#define TYPE_KIND "T"
+
 /* What is in the catalog under a name in {cdp}. */
 typedef struct existing {
     int exists;
@@ -62,7 +65,13 @@ static int lookup(run_ctx *ctx, const char *name, existing *e, cps_error *err)
                              "SELECT c.relkind, pg_catalog.obj_description(c.oid, 'pg_class') "
                              "FROM pg_catalog.pg_class c "
                              "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                             "WHERE n.nspname = $1 AND c.relname = $2",
+                             "WHERE n.nspname = $1 AND c.relname = $2 "
+                             /* a type that is no relation (enum, domain, ...) takes the
+                                name of a view's row type too */
+                             "UNION ALL SELECT '" TYPE_KIND "'::\"char\", NULL "
+                             "FROM pg_catalog.pg_type t "
+                             "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
+                             "WHERE n.nspname = $1 AND t.typname = $2 AND t.typrelid = 0",
                              2, params);
     if (!res)
         return CPS_ERR;
@@ -86,7 +95,9 @@ static const char *relkind_keyword(char relkind, const char **noun)
                  {'f', "FOREIGN TABLE", "foreign table"},
                  {'S', "SEQUENCE", "sequence"},
                  {'i', "INDEX", "index"},
-                 {'I', "INDEX", "partitioned index"}};
+                 {'I', "INDEX", "partitioned index"},
+                 {'c', "TYPE", "composite type"},
+                 {TYPE_KIND[0], "TYPE", "type"}};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (kinds[i].kind == relkind) {
             *noun = kinds[i].noun;

@@ -190,6 +190,17 @@ assert_contains "$OUT" "ALTER VIEW $EVENTS RENAME TO customer_events_backup"
 assert_eq "$def" "$(sql "SELECT pg_get_viewdef('$EVENTS'::regclass)")" "the view is untouched"
 assert_eq none "$(relkind pivoted_customer_attributes)" "nothing created either"
 sql "ALTER VIEW $EVENTS RENAME TO customer_events_backup"
+# A type of that name takes it too (a view has a row type): ALTER TYPE.
+sql "CREATE TYPE $PIVOT AS ENUM ('a')"
+expect_status 1 prod run
+assert_contains "$OUT" "$PIVOT exists and CPS did not create it (it is a type)"
+assert_contains "$OUT" "ALTER TYPE $PIVOT RENAME TO pivoted_customer_attributes_backup"
+assert_eq none "$(relkind customer_events)" "nothing created"
+sql "DROP TYPE $PIVOT; CREATE TYPE $PIVOT AS (a int)"
+expect_status 1 prod run
+assert_contains "$OUT" "$PIVOT exists and CPS did not create it (it is a composite type)"
+assert_contains "$OUT" "ALTER TYPE $PIVOT RENAME TO pivoted_customer_attributes_backup"
+sql "DROP TYPE $PIVOT"
 expect_status 0 prod run
 assert_eq "v v" "$(relkind customer_events) $(relkind pivoted_customer_attributes)"
 check_events
