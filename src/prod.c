@@ -359,13 +359,24 @@ static int create_view(run_ctx *ctx, const view_spec *v, int replace, cps_error 
     return rc;
 }
 
-/* The GRANTs that give the view's current privileges again (caller frees). */
-static int saved_grants(run_ctx *ctx, const view_spec *v, char **grants, cps_error *err)
+/* The view's name as SQL: schema, then the quoted name (caller frees). */
+static char *view_sql_name(run_ctx *ctx, const view_spec *v)
 {
     strbuf rel = STRBUF_INIT;
     sb_appendf(&rel, "%s.", db_schemas(ctx->d)->cdp);
     append_ident(&rel, db_pg(ctx->d), v->name);
-    const char *params[] = {sb_str(&rel)};
+    return sb_detach(&rel);
+}
+
+/* The view's current privileges: *grants receives the GRANTs that give its
+ * table privileges again, *columns its column privileges as a JSON array of
+ * [column, privilege, grantee, grant option] (each NULL if there are none;
+ * caller frees). */
+static int saved_grants(run_ctx *ctx, const view_spec *v, char **grants, char **columns,
+                        cps_error *err)
+{
+    char *rel = view_sql_name(ctx, v);
+    const char *params[] = {rel};
     int rc = db_query_value(
         ctx->d, err, grants, NULL,
         "SELECT string_agg(pg_catalog.format('GRANT %s ON %s TO %s%s', a.privilege_type, $1::text, "
@@ -375,7 +386,41 @@ static int saved_grants(run_ctx *ctx, const view_spec *v, char **grants, cps_err
         "FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a "
         "WHERE c.oid = $1::regclass",
         1, params);
-    sb_free(&rel);
+    if (rc == 0)
+        rc = db_query_value(
+            ctx->d, err, columns, NULL,
+            "SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(t.attname::text, "
+            "a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
+            "ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, "
+            "a.is_grantable))::text "
+            "FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a "
+            "WHERE t.attrelid = $1::regclass AND t.attnum > 0 AND NOT t.attisdropped",
+            1, params);
+    free(rel);
+    return rc;
+}
+
+/* Give the column privileges saved by saved_grants again, on the columns the
+ * new view still has (a privilege on a column that went goes with it). */
+static int restore_column_grants(run_ctx *ctx, const view_spec *v, const char *columns,
+                                 cps_error *err)
+{
+    char *rel = view_sql_name(ctx, v);
+    const char *params[] = {rel, columns};
+    char *grants = NULL;
+    int rc = db_query_value(
+        ctx->d, err, &grants, NULL,
+        "SELECT string_agg(pg_catalog.format('GRANT %s (%I) ON %s TO %s%s', g->>1, g->>0, "
+        "$1::text, g->>2, CASE WHEN (g->>3)::boolean THEN ' WITH GRANT OPTION' ELSE '' END), "
+        "'; ') "
+        "FROM pg_catalog.jsonb_array_elements($2::jsonb) g "
+        "JOIN pg_catalog.pg_attribute t ON t.attrelid = $1::regclass AND t.attname = g->>0 "
+        "AND t.attnum > 0 AND NOT t.attisdropped",
+        2, params);
+    if (rc == 0 && grants && db_exec_raw(ctx->d, err, grants, 0, NULL) < 0)
+        rc = CPS_ERR;
+    free(grants);
+    free(rel);
     return rc;
 }
 
@@ -395,10 +440,10 @@ static int replace_view(run_ctx *ctx, const view_spec *v, view_outcome *out, cps
         return db_interrupted() ? CPS_EINTR : CPS_ERR;
     }
     /* columns were removed, renamed or retyped: drop and create */
-    char *grants = NULL;
+    char *grants = NULL, *columns = NULL;
     rc = db_rollback_to_savepoint(ctx->d, err);
     if (rc == 0)
-        rc = saved_grants(ctx, v, &grants, err);
+        rc = saved_grants(ctx, v, &grants, &columns, err);
     if (rc == 0)
         rc = exec_on_view(ctx, v, "DROP VIEW", NULL, err);
     if (rc < 0 && !strcmp(err->sqlstate, "2BP01")) {
@@ -413,10 +458,12 @@ static int replace_view(run_ctx *ctx, const view_spec *v, view_outcome *out, cps
     }
     if (rc == 0)
         rc = create_view(ctx, v, 0, err);
-    if (rc == 0 && grants && db_exec_raw(ctx->d, err, grants, 0, NULL) < 0)
+    if (rc == 0 && ((grants && db_exec_raw(ctx->d, err, grants, 0, NULL) < 0) ||
+                    (columns && restore_column_grants(ctx, v, columns, err) < 0)))
         rc = cps_error_prefix(err, "granting the old privileges on %s.%s again",
                               ctx->cfg->cdp_schema, v->name);
     free(grants);
+    free(columns);
     *out = V_RECREATED;
     return rc;
 }

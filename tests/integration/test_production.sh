@@ -88,7 +88,8 @@ expect_status 0 prod run
 assert_contains "$OUT" "PROD: $PIVOT is up to date"
 assert_eq "$o1 $c1" "$(oid $PIVOT) $(comment $PIVOT)" "a new expression, same type: untouched"
 # A new attribute after the others: replaced in place.
-sql "GRANT SELECT ON $PIVOT TO PUBLIC"
+sql "GRANT SELECT ON $PIVOT TO PUBLIC; GRANT SELECT (top_country) ON $PIVOT TO PUBLIC"
+colacl() { sql "SELECT string_agg(attname || ' ' || attacl::text, ',') FROM pg_attribute WHERE attrelid = '$PIVOT'::regclass AND attname = '$1'"; }
 sql "INSERT INTO cdp_attr.attributes VALUES ('zz_last', '{\"type\": \"last\", \"value\": \"source_id\"}')"
 expect_status 0 prod run
 assert_contains "$OUT" "PROD: $PIVOT replaced (21 attribute columns)"
@@ -106,6 +107,7 @@ expect_status 1 prod run  # (malformed definitions are reported by the attribute
 assert_contains "$OUT" "PROD: $PIVOT recreated (26 attribute columns)"
 [[ "$(oid $PIVOT)" != "$o1" ]] || fail "expected a new view"
 assert_eq "t" "$(sql "SELECT has_table_privilege('public', '$PIVOT', 'SELECT')")" "privileges kept"
+assert_eq "top_country {=r/$(sql "SELECT current_user")}" "$(colacl top_country)" "column privileges kept"
 types=$(sql "SELECT string_agg(left(id, 63) || ' ' || CASE WHEN definition->>'type' IN ('list', 'custom') THEN 'text[]' ELSE 'text' END,
                                ',' ORDER BY id) FROM cdp_attr.attributes")
 assert_eq "customer_entity_id text,$types" "$(columns $PIVOT)" "odd ids as columns; malformed ones are text"
@@ -128,6 +130,7 @@ assert_contains "$OUT" "PROD: $PIVOT is up to date (24 attribute columns)"
 sql "DELETE FROM cdp_attr.attributes WHERE id IN ('customer_entity_id', '${long}x')"
 # A view of someone else's on top of the pivot stops a recreation, with advice.
 sql "CREATE VIEW public.on_top AS SELECT customer_entity_id FROM $PIVOT"
+sql "GRANT UPDATE (\"Upper\") ON $PIVOT TO PUBLIC"  # (a column that goes: its privilege goes too)
 sql "DELETE FROM cdp_attr.attributes WHERE id = 'Upper'"
 expect_status 1 prod run
 assert_contains "$OUT" "other objects depend on view $PIVOT"
@@ -136,6 +139,7 @@ assert_contains "$(columns $PIVOT)" "Upper text[]" "unchanged"
 sql "DROP VIEW public.on_top"
 expect_status 0 prod run
 assert_contains "$OUT" "PROD: $PIVOT recreated (23 attribute columns)"
+assert_eq "top_country {=r/$(sql "SELECT current_user")}" "$(colacl top_country)" "column privileges kept"
 
 # The front end's queries: one customer is index probes, a filter on one column
 # reads that attribute's rows only (the other joins are removed).
