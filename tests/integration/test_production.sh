@@ -210,4 +210,19 @@ assert_eq "v v" "$(relkind customer_events) $(relkind pivoted_customer_attribute
 check_events
 check_pivot
 
+# A column added to the event log: customer_events is replaced in place (the
+# column comes last) and views built on it survive. A column to drop or retype
+# needs CPS's view out of the way first (PostgreSQL's rule); the next run
+# creates it again.
+sql "CREATE VIEW public.on_events AS SELECT id, customer_entity_id FROM $EVENTS"
+sql "ALTER TABLE cdp_ce.customer_events ADD COLUMN extra text"
+expect_status 0 prod run
+assert_contains "$OUT" "PROD: $EVENTS replaced"
+assert_eq "$(columns cdp_ce.customer_events)" "$(columns $EVENTS)" "the new column is in the view"
+assert_eq v "$(relkind on_events)" "the view on top survives"
+sql "DROP VIEW public.on_events; DROP VIEW $EVENTS; ALTER TABLE cdp_ce.customer_events DROP COLUMN extra"
+expect_status 0 prod run
+assert_contains "$OUT" "PROD: $EVENTS created"
+check_events
+
 pass
