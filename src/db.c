@@ -99,30 +99,47 @@ static void notice_processor(void *arg, const char *message)
     log_debug("DB", "%.*s", (int)n, message);
 }
 
+/* connection, transaction state, rollback, resources, object state,
+   operator intervention, system and config errors, internal errors */
+static const char *const fatal_classes[] = {"08", "25", "40", "53", "55", "57", "58", "F0", "XX"};
+/* of those, what operator SQL brings on itself (see db_sqlstate_sql_fault) */
+static const char *const sql_fault_class = "55";
+static const char *const sql_fault_states[] = {"25006", "53400", "57014"};
+
 bool db_sqlstate_fatal(const char *sqlstate)
 {
-    /* connection, transaction state, rollback, resources, object state,
-       operator intervention, system and config errors, internal errors */
-    static const char *const classes[] = {"08", "25", "40", "53", "55", "57", "58", "F0", "XX"};
     if (!sqlstate || !*sqlstate)
         return true;
-    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
-        if (!strncmp(sqlstate, classes[i], 2))
+    for (size_t i = 0; i < sizeof fatal_classes / sizeof fatal_classes[0]; i++)
+        if (!strncmp(sqlstate, fatal_classes[i], 2))
             return true;
     return false;
 }
 
 bool db_sqlstate_sql_fault(const char *sqlstate)
 {
-    static const char *const states[] = {"25006", "53400", "57014"};
     if (!sqlstate || !*sqlstate)
         return false;
-    if (!strncmp(sqlstate, "55", 2))
+    if (!strncmp(sqlstate, sql_fault_class, 2))
         return true;
-    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
-        if (!strcmp(sqlstate, states[i]))
+    for (size_t i = 0; i < sizeof sql_fault_states / sizeof sql_fault_states[0]; i++)
+        if (!strcmp(sqlstate, sql_fault_states[i]))
             return true;
     return false;
+}
+
+char *db_sqlstate_stops_step_sql(const char *sqlstate)
+{
+    strbuf sb = STRBUF_INIT;
+    sb_appendf(&sb, "(left(%s, 2) IN (", sqlstate);
+    for (size_t i = 0; i < sizeof fatal_classes / sizeof fatal_classes[0]; i++)
+        sb_appendf(&sb, "%s'%s'", i ? ", " : "", fatal_classes[i]);
+    sb_appendf(&sb, ") AND left(%s, 2) <> '%s' AND %s NOT IN (", sqlstate, sql_fault_class,
+               sqlstate);
+    for (size_t i = 0; i < sizeof sql_fault_states / sizeof sql_fault_states[0]; i++)
+        sb_appendf(&sb, "%s'%s'", i ? ", " : "", sql_fault_states[i]);
+    sb_append(&sb, "))");
+    return sb_detach(&sb);
 }
 
 bool db_error_stops_step(db *d, const cps_error *err)
@@ -145,7 +162,9 @@ char *db_result_message(const PGresult *res)
             sb_appendf(&sb, " (%s)", detail);
         if (hint)
             sb_appendf(&sb, " Hint: %s", hint);
-        if (where && !strstr(where, "PL/pgSQL function cps_"))
+        /* CPS's own functions (triggers, trap functions) are no news */
+        if (where && !strstr(where, "PL/pgSQL function cps_") &&
+            !strstr(where, "PL/pgSQL function pg_temp_"))
             sb_appendf(&sb, " [context: %s]", where);
     } else {
         const char *m = PQresultErrorMessage(res);

@@ -195,6 +195,11 @@ bool db_sqlstate_sql_fault(const char *sqlstate);
  * 57P0x), or the error is fatal (db_sqlstate_fatal) and not the SQL's own
  * (db_sqlstate_sql_fault). Otherwise the failure is that SQL's alone. */
 bool db_error_stops_step(db *d, const cps_error *err);
+/* The same for SQL that traps errors (PL/pgSQL, see sqlgen_trap): a boolean
+ * SQL expression over the text expression `sqlstate`, true where the error
+ * is fatal and not the SQL's own, so that the trap raises it again (a lost
+ * session ends the trap anyway). Caller frees. */
+char *db_sqlstate_stops_step_sql(const char *sqlstate);
 
 /* The columns of a table (template name) in order, as new strings in a
  * NULL-terminated array the caller frees with db_columns_free. */
