@@ -11,7 +11,8 @@
  * batch is read in one REPEATABLE READ transaction: one COPY evaluates every
  * memory definition at once; if it fails, each definition is evaluated alone
  * and a failing one is split down to the failing entities under savepoints
- * (narrow: bounded when a definition fails everywhere).
+ * (narrow: bounded when a definition fails everywhere; what it gives up on is
+ * evaluated entity by entity inside the database, trap_ranges).
  * The batch is written in one transaction.
  */
 #include "attr.h"
@@ -53,6 +54,7 @@ typedef struct plan_attr {
     unsigned needs;
     int column;  /* in the one pass: its value's column (weight next), or -1: a branch */
     char *query; /* COPY statement evaluating it alone */
+    char *trap;  /* creates its trap function (sqlgen_trap), or NULL: none */
     /* totals, under the plan's lock */
     double seconds;
     int64_t values, failed_entities, queries;
@@ -66,10 +68,11 @@ typedef struct plan {
     size_t n;
     char **columns; /* of {ce}.customer_events */
     size_t ncolumns;
-    char *events;   /* the batch's event rows (sqlgen_events) */
-    char *combined; /* COPY statement evaluating every memory attribute (the one pass) */
-    char *customs;  /* COPY statement evaluating every custom attribute at once */
-    size_t ncustom; /* the usable custom attributes it evaluates */
+    char *events;      /* the batch's event rows (sqlgen_events) */
+    char *events_trap; /* the event rows of a trap function's entity */
+    char *combined;    /* COPY statement evaluating every memory attribute (the one pass) */
+    char *customs;     /* COPY statement evaluating every custom attribute at once */
+    size_t ncustom;    /* the usable custom attributes it evaluates */
     /* the work */
     char **ids;
     size_t nids;
@@ -174,6 +177,22 @@ static char *copy_statement(const strbuf *body)
     return xasprintf("COPY (%s) TO STDOUT", sb_str(body));
 }
 
+/* The statement creating attribute i's trap function, from its query over
+ * one entity (SQLGEN_TRAP_ENTITY) giving ncolumns columns. */
+static void set_trap(plan_attr *a, size_t i, const strbuf *query, int ncolumns)
+{
+    strbuf fn = STRBUF_INIT;
+    char *stops = db_sqlstate_stops_step_sql("SQLSTATE");
+    /* Also temp_file_limit (53400): the function's own result spills to a
+     * temporary file, and a write that failed there would leave that result
+     * half written. The statement then fails, and the ranges are written off. */
+    char *stop_if = xasprintf("(%s OR SQLSTATE = '53400')", stops);
+    sqlgen_trap(&fn, (int)i, sb_str(query), ncolumns, stop_if);
+    free(stops);
+    free(stop_if);
+    a->trap = sb_detach(&fn);
+}
+
 /* Compile one definition: learn its value type and its evaluation query. */
 static int compile_one(plan *p, db *d, size_t i, cps_error *err)
 {
@@ -206,8 +225,12 @@ static int compile_one(plan *p, db *d, size_t i, cps_error *err)
             return 0;
         }
         a->path = PATH_CUSTOM;
-        sqlgen_custom(&sql, db_schemas(d), p->columns, p->ncolumns, a->def.query);
+        sqlgen_custom(&sql, db_schemas(d), p->columns, p->ncolumns, SQLGEN_BATCH, a->def.query);
         a->query = copy_statement(&sql);
+        sb_reset(&sql);
+        sqlgen_custom(&sql, db_schemas(d), p->columns, p->ncolumns, SQLGEN_TRAP_ENTITY,
+                      a->def.query);
+        set_trap(a, i, &sql, 2);
         sb_free(&sql);
         return 0;
     }
@@ -217,15 +240,16 @@ static int compile_one(plan *p, db *d, size_t i, cps_error *err)
     sb_reset(&sql);
     Oid type = res ? PQftype(res, 0) : 0;
     PQclear(res);
+    char *branch = NULL;
     if (res) { /* the branch adds casts (to numeric for sums, of weights): compile it too */
         sqlgen_branch(&sql, &a->def, (int)i, a->needs);
-        char *branch = sb_detach(&sql);
+        branch = sb_detach(&sql);
         sqlgen_extract(&sql, p->events, branch);
-        free(branch);
         res = db_describe(d, sb_str(&sql), &e);
         PQclear(res);
     }
     if (!res) {
+        free(branch);
         sb_free(&sql);
         if (db_interrupted())
             return CPS_EINTR;
@@ -254,6 +278,9 @@ static int compile_one(plan *p, db *d, size_t i, cps_error *err)
             a->kind = VK_NUMERIC;
         a->path = PATH_MEMORY;
         a->query = copy_statement(&sql);
+        sb_reset(&sql);
+        sqlgen_extract(&sql, p->events_trap, branch);
+        set_trap(a, i, &sql, 6);
     } else {
         /* PostgreSQL aggregates; text-like types compare by bytes */
         char oid[16];
@@ -263,15 +290,18 @@ static int compile_one(plan *p, db *d, size_t i, cps_error *err)
         if (db_query_value(d, err, &collatable, NULL,
                            "SELECT typcollation <> 0 FROM pg_catalog.pg_type WHERE oid = $1::oid",
                            1, params) < 0) {
+            free(branch);
             sb_free(&sql);
             return CPS_ERR;
         }
-        sb_reset(&sql);
-        sqlgen_aggregate(&sql, p->events, &a->def, (int)i, collatable && collatable[0] == 't');
+        bool collate_c = collatable && collatable[0] == 't';
         free(collatable);
+        sb_reset(&sql);
+        sqlgen_aggregate(&sql, p->events, &a->def, (int)i, collate_c);
         res = db_describe(d, sb_str(&sql), &e);
         PQclear(res);
         if (!res) {
+            free(branch);
             sb_free(&sql);
             if (db_interrupted())
                 return CPS_EINTR;
@@ -284,7 +314,11 @@ static int compile_one(plan *p, db *d, size_t i, cps_error *err)
         }
         a->path = PATH_SQL;
         a->query = copy_statement(&sql);
+        sb_reset(&sql);
+        sqlgen_aggregate(&sql, p->events_trap, &a->def, (int)i, collate_c);
+        set_trap(a, i, &sql, 2);
     }
+    free(branch);
     sb_free(&sql);
     return 0;
 }
@@ -319,8 +353,10 @@ static int value_is_set_returning(plan *p, db *d, const plan_attr *a, bool *srf,
 static int compile(plan *p, db *d, cps_error *err)
 {
     strbuf events = STRBUF_INIT;
-    sqlgen_events(&events, db_schemas(d), p->columns, p->ncolumns);
+    sqlgen_events(&events, db_schemas(d), p->columns, p->ncolumns, SQLGEN_BATCH);
     p->events = sb_detach(&events);
+    sqlgen_events(&events, db_schemas(d), p->columns, p->ncolumns, SQLGEN_TRAP_ENTITY);
+    p->events_trap = sb_detach(&events);
     strbuf branches = STRBUF_INIT, columns = STRBUF_INIT;
     int memory = 0, nbranches = 0, ncolumns = 6;
     bool with_time = false;
@@ -393,16 +429,50 @@ static int compile(plan *p, db *d, cps_error *err)
     return 0;
 }
 
+/*
+ * Create the trap functions (sqlgen_trap) on a session, outside any
+ * transaction: the read transaction is read-only. One that cannot be created
+ * (PL/pgSQL not installed, say) is dropped for the run: its attribute's
+ * failing ranges are then written off where they would have been trapped.
+ */
+static int create_traps(plan *p, db *d, cps_error *err)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        plan_attr *a = &p->attrs[i];
+        if (!a->usable || !a->trap)
+            continue;
+        cps_error e;
+        if (db_exec_raw(d, &e, a->trap, 0, NULL) >= 0)
+            continue;
+        if (db_interrupted())
+            return CPS_EINTR;
+        if (db_error_stops_step(d, &e)) {
+            *err = e;
+            return cps_error_prefix(err, "creating the trap function of attribute \"%s\"", a->id);
+        }
+        log_warn(STEP,
+                 "attribute \"%s\": its entities cannot be evaluated one by one in the database "
+                 "(%s); where narrowing its failures down is given up on, failing ranges keep "
+                 "their previous values",
+                 a->id, e.msg);
+        free(a->trap);
+        a->trap = NULL;
+    }
+    return 0;
+}
+
 static void plan_free(plan *p)
 {
     for (size_t i = 0; i < p->n; i++) {
         free(p->attrs[i].id);
         attrdef_free(&p->attrs[i].def);
         free(p->attrs[i].query);
+        free(p->attrs[i].trap);
     }
     free(p->attrs);
     db_columns_free(p->columns);
     free(p->events);
+    free(p->events_trap);
     free(p->combined);
     free(p->customs);
     free(p->ids);
@@ -502,6 +572,7 @@ typedef struct batch {
     values *direct;    /* per attribute: values of the sql and custom paths */
     values *custom;    /* per attribute: values of the customs' shared statement */
     values attempt;    /* values of the current attempt, kept if it succeeds */
+    values trapped;    /* a trap's failing entities, k and message (see trap_ranges) */
     arena *strings;    /* their text */
     size_t current;    /* the attribute being evaluated alone */
     strbuf last_event; /* the one pass: the event of the previous row */
@@ -608,6 +679,29 @@ static int row_direct(void *arg, char **f, size_t *len, int nf, cps_error *err)
     return 0;
 }
 
+/* A row of a trap function (sqlgen_trap): k, the attribute's row (a, v, w,
+ * t, e as in row_to_agg, or v alone), failure. The rows a failing entity
+ * gave before its error are never written: it keeps its previous values. */
+static int row_trap(void *arg, char **f, size_t *len, int nf, cps_error *err)
+{
+    batch *b = arg;
+    size_t a = b->current;
+    long k = nf == 7 ? strtol(f[0], NULL, 10) : 0;
+    if (k < 1 || (uint32_t)k > b->n)
+        return cps_error_set(err, "unexpected row of a trap function for entity %ld", k);
+    if (f[6]) {
+        values_push(&b->trapped, (uint32_t)k, arena_strndup(b->strings, f[6], len[6]), len[6]);
+        return 0;
+    }
+    if (b->aggs[a])
+        return row_to_agg(arg, f, len, 6, err);
+    if (!f[2])
+        return cps_error_set(err, "attribute \"%s\": a NULL value from its trap function",
+                             b->p->attrs[a].id);
+    values_push(&b->attempt, (uint32_t)k, arena_strndup(b->strings, f[2], len[2]), len[2]);
+    return 0;
+}
+
 static int set_on(batch *b, uint32_t lo, uint32_t hi, cps_error *err)
 {
     if (lo == b->on_lo && hi == b->on_hi)
@@ -667,7 +761,8 @@ static void entity_failed(batch *b, size_t a, uint32_t k, const char *message)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Attribute a failed for entities lo..hi together, not narrowed down (see narrow). */
+/* Attribute a failed for entities lo..hi together, not narrowed down (see
+ * narrow); message NULL: the caller tells why. */
 static void range_failed(batch *b, size_t a, uint32_t lo, uint32_t hi, const char *message)
 {
     plan *p = b->p;
@@ -677,7 +772,7 @@ static void range_failed(batch *b, size_t a, uint32_t lo, uint32_t hi, const cha
     pthread_mutex_lock(&p->lock);
     pa->failed_entities += hi - lo + 1;
     pa->unnarrowed_entities += hi - lo + 1;
-    if (pa->failure_lines++ < FAILURES_LOGGED)
+    if (message && pa->failure_lines++ < FAILURES_LOGGED)
         run_problem(p->ctx, STEP,
                     "attribute \"%s\" failed for the %u entities %s to %s together, not narrowed "
                     "down further: %s; their previous values are kept",
@@ -718,9 +813,12 @@ static int try_range(batch *b, size_t a, uint32_t lo, uint32_t hi, char **failur
             run_problem(p->ctx, STEP,
                         "attribute \"%s\" fails for every entity tried (%d so far): for the rest "
                         "of this run its failures are narrowed down only next to entities it "
-                        "works for, or in batches where it works for some; other failing "
-                        "entities keep their previous values: %s",
-                        pa->id, pa->failed_single, e.msg);
+                        "works for, or in batches where it works for some; %s: %s",
+                        pa->id, pa->failed_single,
+                        pa->trap ? "other failing ranges are evaluated entity by entity in one "
+                                   "statement"
+                                 : "other failing entities keep their previous values",
+                        e.msg);
         }
     }
     pthread_mutex_unlock(&p->lock);
@@ -782,8 +880,9 @@ static void put_off(narrowing *nw, uint32_t lo, uint32_t hi, char *message)
  * rest of the batch is done (evaluate_alone): if the attribute worked for
  * some range of the batch, its failures depend on the data and the put-off
  * ranges are narrowed down as well; if it worked for none, each put-off
- * range's halves are tried once more, and only if neither works either do
- * they keep their entities' previous values without more queries.
+ * range's halves are tried once more, and the halves that fail too are
+ * evaluated entity by entity inside the database, all in one statement
+ * (trap_ranges): a good entity among bad ones still gets its value.
  */
 /* Try both halves of lo..hi, split at *mid: *fail_lo and *fail_hi get each
  * half's failure, or NULL where it worked (its values kept); either working
@@ -827,6 +926,88 @@ static int narrow(batch *b, narrowing *nw, uint32_t lo, uint32_t hi, bool left_o
     return rc;
 }
 
+/*
+ * The put-off ranges of nw, when the attribute worked for none of the batch:
+ * every entity of them is evaluated on its own inside the database, in one
+ * statement (the attribute's trap function, sqlgen_trap), under a savepoint.
+ * Each good entity gets its values; each failing one is reported and keeps
+ * its previous values. If the statement fails as a whole (a statement
+ * timeout, or what the trap does not catch), the ranges are written off as
+ * one failure each, unless the error stops the step.
+ */
+static int trap_ranges(batch *b, narrowing *nw, cps_error *err)
+{
+    plan *p = b->p;
+    size_t a = nw->a;
+    plan_attr *pa = &p->attrs[a];
+    /* the entities: cps_on for every range, as a multirange parameter */
+    strbuf ranges = STRBUF_INIT;
+    sb_appendc(&ranges, '{');
+    for (size_t i = 0; i < nw->n; i++)
+        sb_appendf(&ranges, "%s[%u,%u]", i ? "," : "", nw->put_off[i].lo, nw->put_off[i].hi);
+    sb_appendc(&ranges, '}');
+    const char *params[] = {sb_str(&ranges)};
+    int rc = db_savepoint(b->d, err);
+    if (rc == 0 &&
+        db_exec(b->d, err, "UPDATE pg_temp.cps_ents SET cps_on = (k <@ $1::int4multirange)", 1,
+                params) < 0)
+        rc = CPS_ERR;
+    sb_free(&ranges);
+    b->on_lo = b->on_hi = 0; /* neither one range nor, after a rollback, known */
+    if (rc < 0)
+        return rc;
+    char sql[64];
+    snprintf(sql, sizeof sql, "COPY (SELECT * FROM pg_temp.cps_trap_%zu()) TO STDOUT", a);
+    b->current = a;
+    b->attempt.n = 0;
+    b->trapped.n = 0;
+    cps_error e;
+    double t0 = now_seconds();
+    rc = db_copy_out(b->d, sql, row_trap, b, NULL, &e);
+    bool stop = rc < 0 && (rc == CPS_EINTR || db_error_stops_step(b->d, &e));
+    pthread_mutex_lock(&p->lock);
+    pa->seconds += now_seconds() - t0;
+    pa->queries++;
+    pthread_mutex_unlock(&p->lock);
+    if (rc == 0) {
+        for (size_t i = 0; i < b->attempt.n; i++)
+            values_push(&b->direct[a], b->attempt.k[i], b->attempt.v[i], b->attempt.len[i]);
+        for (size_t i = 0; i < b->trapped.n; i++)
+            entity_failed(b, a, b->trapped.k[i], b->trapped.v[i]);
+        return db_release_savepoint(b->d, err);
+    }
+    if (stop) {
+        *err = e;
+        prefix_entities(err, b, nw->put_off[0].lo, nw->put_off[nw->n - 1].hi,
+                        "attribute \"%s\", evaluated entity by entity,", pa->id);
+        return rc == CPS_EINTR || db_interrupted() ? CPS_EINTR : CPS_ERR;
+    }
+    for (size_t i = 0; i < nw->n; i++) {
+        struct put_off *r = &nw->put_off[i];
+        if (b->aggs[a])
+            agg_reset(b->aggs[a], r->lo - 1, r->hi - 1);
+    }
+    if ((rc = db_rollback_to_savepoint(b->d, err)) < 0 ||
+        (rc = db_release_savepoint(b->d, err)) < 0)
+        return rc;
+    /* one line, whatever was logged before: why good entities lost their values */
+    uint32_t entities = 0;
+    for (size_t i = 0; i < nw->n; i++) {
+        range_failed(b, a, nw->put_off[i].lo, nw->put_off[i].hi, NULL);
+        entities += nw->put_off[i].hi - nw->put_off[i].lo + 1;
+    }
+    pthread_mutex_lock(&p->lock);
+    pa->failure_lines++;
+    run_problem(p->ctx, STEP,
+                "attribute \"%s\" failed for the %u entities of %zu failing range%s between %s "
+                "and %s, evaluated entity by entity: %s; their previous values are kept (the "
+                "ranges failed with: %s)",
+                pa->id, entities, nw->n, nw->n == 1 ? "" : "s", b->ids[nw->put_off[0].lo - 1],
+                b->ids[nw->put_off[nw->n - 1].hi - 1], e.msg, nw->put_off[0].message);
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
 /* Evaluate attribute a alone for the whole batch, narrowing failures down. */
 static int evaluate_alone(batch *b, size_t a, cps_error *err)
 {
@@ -837,8 +1018,9 @@ static int evaluate_alone(batch *b, size_t a, cps_error *err)
         rc = narrow(b, &nw, 1, b->n, false, false, failure, err);
     free(failure);
     /* Put-off ranges, when the attribute worked for no range of the batch:
-     * each one's halves are tried once (two queries), so that good entities
-     * among them come to light; the failing halves are put off instead. */
+     * each one's halves are tried once (two queries), so that a block of good
+     * entities among them comes to light; the failing halves are put off
+     * instead. */
     if (rc == 0 && !nw.worked && nw.n) {
         narrowing tried = {.a = a};
         for (size_t i = 0; i < nw.n && rc == 0; i++) {
@@ -858,15 +1040,21 @@ static int evaluate_alone(batch *b, size_t a, cps_error *err)
         nw.n = tried.n;
     }
     /* Then, if it worked for some, they are narrowed down like the rest (and
-     * nothing more is put off); else they keep their previous values. */
-    for (size_t i = 0; i < nw.n; i++) {
-        struct put_off *r = &nw.put_off[i];
-        if (rc == 0 && nw.worked)
-            rc = narrow(b, &nw, r->lo, r->hi, false, false, r->message, err);
-        else if (rc == 0)
-            range_failed(b, a, r->lo, r->hi, r->message);
-        free(r->message);
-    }
+     * nothing more is put off); else each of their entities is evaluated on
+     * its own in one statement (without a trap function, they keep their
+     * previous values). */
+    if (rc == 0 && !nw.worked && nw.n && b->p->attrs[a].trap)
+        rc = trap_ranges(b, &nw, err);
+    else
+        for (size_t i = 0; i < nw.n && rc == 0; i++) {
+            struct put_off *r = &nw.put_off[i];
+            if (nw.worked)
+                rc = narrow(b, &nw, r->lo, r->hi, false, false, r->message, err);
+            else
+                range_failed(b, a, r->lo, r->hi, r->message);
+        }
+    for (size_t i = 0; i < nw.n; i++)
+        free(nw.put_off[i].message);
     free(nw.put_off);
     return rc;
 }
@@ -1194,6 +1382,7 @@ static int run_batch(plan *p, db *d, char **ids, uint32_t n, cps_error *err)
     free(b.direct);
     free(b.custom);
     values_free(&b.attempt);
+    values_free(&b.trapped);
     arena_free(b.strings);
     sb_free(&b.last_event);
     return rc;
@@ -1257,6 +1446,8 @@ static int run_workers(plan *p, cps_error *err)
         rc = db_connect(&w[i].d, ctx->cfg, err);
         if (rc == 0)
             rc = setup_session(p, w[i].d, err);
+        if (rc == 0)
+            rc = create_traps(p, w[i].d, err);
     }
     if (rc == 0 && nworkers == 1) {
         work(&w[0]);
@@ -1360,6 +1551,8 @@ int attr_step(run_ctx *ctx, cps_error *err)
         rc = setup_session(&p, d, err);
     if (rc == 0)
         rc = compile(&p, d, err);
+    if (rc == 0)
+        rc = create_traps(&p, d, err);
     if (rc == 0)
         rc = load_due(&p, d, err);
     if (rc == 0 && p.nids && ctx->cfg->workers > 1) {

@@ -1,6 +1,7 @@
 /* sqlgen — SQL for attribute definitions (see sqlgen.h). */
 #include "sqlgen.h"
 
+#include <stdio.h>
 #include <string.h>
 
 unsigned sqlgen_needs(attr_type t)
@@ -50,14 +51,15 @@ void sqlgen_event_columns(strbuf *out, char *const *columns, size_t ncolumns, co
         sb_append(out, "m.customer_entity_id AS customer_entity_id");
 }
 
-void sqlgen_events(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns)
+void sqlgen_events(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
+                   const char *ents)
 {
     sb_append(out, "SELECT ");
     sqlgen_event_columns(out, columns, ncolumns, "ce");
     /* OFFSET 0 keeps the planner from evaluating expressions on events of
      * other entities before the join: a failure must belong to the batch */
+    sb_appendf(out, ", b.k AS cps_k FROM %s b ", ents);
     sql_expand_into(out, s,
-                    ", b.k AS cps_k FROM pg_temp.cps_ents b "
                     "JOIN {ps}.matching m ON m.customer_entity_id = b.id "
                     "JOIN {ce}.customer_events ce ON ce.id = m.customer_event_id "
                     "WHERE b.cps_on OFFSET 0");
@@ -293,10 +295,12 @@ static void custom_base(strbuf *out, const cps_schemas *s, char *const *columns,
 }
 
 void sqlgen_custom(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
-                   const char *query)
+                   const char *ents, const char *query)
 {
-    sb_append(out, "SELECT b.k, q.value::text FROM (SELECT * FROM pg_temp.cps_ents WHERE cps_on "
-                   "OFFSET 0) b CROSS JOIN LATERAL (");
+    sb_appendf(out,
+               "SELECT b.k, q.value::text FROM (SELECT * FROM %s cps_e WHERE cps_on OFFSET 0) b "
+               "CROSS JOIN LATERAL (",
+               ents);
     custom_base(out, s, columns, ncolumns);
     sb_append(out, "SELECT cps_q.value FROM ");
     custom_query(out, query);
@@ -326,4 +330,58 @@ void sqlgen_custom_probe(strbuf *out, const cps_schemas *s, char *const *columns
     sb_append(out, "SELECT * FROM ");
     custom_query(out, query);
     sb_append(out, ") AS q");
+}
+
+void sqlgen_trap(strbuf *out, int n, const char *query, int ncolumns, const char *stop_if)
+{
+    strbuf body = STRBUF_INIT;
+    sb_append(&body, "\n#variable_conflict use_column\n"
+                     "DECLARE\n"
+                     "    cps_trap_k int;\n"
+                     "    cps_trap_id text;\n"
+                     "    cps_trap_detail text;\n"
+                     "    cps_trap_hint text;\n"
+                     "BEGIN\n"
+                     "    FOR cps_trap_k, cps_trap_id IN SELECT cps_e.k, cps_e.id "
+                     "FROM pg_temp.cps_ents cps_e WHERE cps_e.cps_on ORDER BY cps_e.k LOOP\n"
+                     "        BEGIN\n"
+                     "            RETURN QUERY SELECT ");
+    if (ncolumns == 6)
+        sb_append(&body, "cps_trap_q.c1::int, cps_trap_q.c2::int, cps_trap_q.c3::text, "
+                         "cps_trap_q.c4::text, cps_trap_q.c5::text, cps_trap_q.c6::text");
+    else
+        sb_append(&body, "cps_trap_q.c1::int, NULL::int, cps_trap_q.c2::text, NULL::text, "
+                         "NULL::text, NULL::text");
+    sb_append(&body, ", NULL::text FROM (\n");
+    sb_append(&body, query);
+    sb_append(&body, ncolumns == 6 ? "\n) AS cps_trap_q (c1, c2, c3, c4, c5, c6);\n"
+                                   : "\n) AS cps_trap_q (c1, c2);\n");
+    sb_appendf(&body,
+               "        EXCEPTION WHEN OTHERS THEN\n"
+               "            IF %s THEN\n"
+               "                RAISE;\n"
+               "            END IF;\n"
+               "            GET STACKED DIAGNOSTICS cps_trap_detail = PG_EXCEPTION_DETAIL, "
+               "cps_trap_hint = PG_EXCEPTION_HINT;\n"
+               "            cps_trap_o1 := cps_trap_k;\n"
+               "            cps_trap_fail := SQLERRM "
+               "|| coalesce(' (' || nullif(cps_trap_detail, '') || ')', '') "
+               "|| coalesce(' Hint: ' || nullif(cps_trap_hint, ''), '');\n"
+               "            RETURN NEXT;\n"
+               "        END;\n"
+               "    END LOOP;\n"
+               "END\n",
+               stop_if);
+    /* a dollar quote whose tag the body does not hold */
+    char tag[32] = "$cps_trap$";
+    for (int i = 1; strstr(sb_str(&body), tag); i++)
+        snprintf(tag, sizeof tag, "$cps_trap%d$", i);
+    sb_appendf(out,
+               "CREATE OR REPLACE FUNCTION pg_temp.cps_trap_%d() RETURNS TABLE (cps_trap_o1 int, "
+               "cps_trap_o2 int, cps_trap_o3 text, cps_trap_o4 text, cps_trap_o5 text, "
+               "cps_trap_o6 text, cps_trap_fail text) LANGUAGE plpgsql VOLATILE AS %s",
+               n, tag);
+    sb_append(out, sb_str(&body));
+    sb_append(out, tag);
+    sb_free(&body);
 }

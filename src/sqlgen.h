@@ -33,8 +33,15 @@ unsigned sqlgen_needs(attr_type t);
  * column gets it after its first. */
 void sqlgen_event_columns(strbuf *out, char *const *columns, size_t ncolumns, const char *alias);
 
-/* The batch's event rows, as a derived table body (no parentheses). */
-void sqlgen_events(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns);
+/* The entities evaluated: the batch (SQLGEN_BATCH), or in a trap function
+ * (sqlgen_trap) the one entity its loop is at (SQLGEN_TRAP_ENTITY). Either
+ * is a FROM item without alias, with the columns k, id, cps_on. */
+#define SQLGEN_BATCH       "pg_temp.cps_ents"
+#define SQLGEN_TRAP_ENTITY "(SELECT cps_trap_k AS k, cps_trap_id AS id, true AS cps_on)"
+
+/* The event rows of the entities `ents`, as a derived table body (no parentheses). */
+void sqlgen_events(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
+                   const char *ents);
 
 /* One attribute's branch of the LATERAL: rows (a, v, w, t, e) of text, where
  * a is the attribute's number n in the plan and v is never NULL. */
@@ -66,10 +73,11 @@ void sqlgen_value_probe(strbuf *out, const char *events, const attr_def *d, int 
  * collatable, so text compares by bytes. */
 void sqlgen_aggregate(strbuf *out, const char *events, const attr_def *d, int n, bool collate_c);
 
-/* A custom attribute: COPY body giving (k, value text); base holds the
- * entity's events (columns as in sqlgen_events, without cps_k). */
+/* A custom attribute over the entities `ents`: COPY body giving (k, value
+ * text); base holds the entity's events (columns as in sqlgen_events,
+ * without cps_k). */
 void sqlgen_custom(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
-                   const char *query);
+                   const char *ents, const char *query);
 /* Several custom queries in one statement, sharing base per entity: COPY
  * body giving (k, a, value text), a being numbers[i] for queries[i]. */
 void sqlgen_customs(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
@@ -77,5 +85,28 @@ void sqlgen_customs(strbuf *out, const cps_schemas *s, char *const *columns, siz
 /* The custom query's own columns (for describing): k, id, cps_on, then them. */
 void sqlgen_custom_probe(strbuf *out, const cps_schemas *s, char *const *columns, size_t ncolumns,
                          const char *query);
+
+/*
+ * The trap of attribute n: CREATE OR REPLACE FUNCTION pg_temp.cps_trap_<n>()
+ * (PL/pgSQL), which evaluates `query` (over SQLGEN_TRAP_ENTITY, giving
+ * `ncolumns` columns: 6 like sqlgen_extract, or 2 like sqlgen_aggregate and
+ * sqlgen_custom) for each entity of pg_temp.cps_ents with cps_on, in k
+ * order, each in its own subtransaction (BEGIN ... EXCEPTION), so that one
+ * entity's error leaves the others their values. It returns rows (k int,
+ * a int, v, w, t, e, failure text): the query's rows (a 2-column row as k
+ * and v), and for an entity whose evaluation failed one row of k and the
+ * error's message, which follows any rows the entity gave before the error
+ * (they do not count). Errors for which `stop_if` holds (an SQL condition
+ * over SQLSTATE) are raised again; query_canceled (a statement timeout, a
+ * cancel) is never trapped, and ends the statement.
+ *
+ * The query is static SQL, so each session plans it once, not per entity.
+ * The function's variables are named cps_trap_*, and columns win over them
+ * (#variable_conflict use_column): SQL that compiles on its own means the
+ * same inside. Writing nothing itself, a subtransaction takes no
+ * transaction id (unless the attribute's SQL writes a temporary table), so
+ * thousands of them do not overflow the server's subtransaction cache.
+ */
+void sqlgen_trap(strbuf *out, int n, const char *query, int ncolumns, const char *stop_if);
 
 #endif
