@@ -132,10 +132,12 @@ static int setup_session(plan *p, db *d, cps_error *err)
     if (db_exec(d, err,
                 "CREATE TEMP TABLE IF NOT EXISTS cps_ents (k int, id text, "
                 "cps_on bool NOT NULL DEFAULT true);"
+                "CREATE INDEX IF NOT EXISTS cps_ents_k_idx ON pg_temp.cps_ents (k);"
                 "CREATE TEMP TABLE IF NOT EXISTS cps_defs (n int, sources text[], types text[], "
                 "versions text[]);"
                 "CREATE TEMP TABLE IF NOT EXISTS cps_a_keep (k int, attribute_id text) "
                 "ON COMMIT DELETE ROWS;"
+                "CREATE INDEX IF NOT EXISTS cps_a_keep_idx ON pg_temp.cps_a_keep (attribute_id, k);"
                 "CREATE TEMP TABLE IF NOT EXISTS cps_due_after (t timestamptz);"
                 "TRUNCATE pg_temp.cps_ents, pg_temp.cps_defs",
                 0, NULL) < 0)
@@ -702,16 +704,33 @@ static int row_trap(void *arg, char **f, size_t *len, int nf, cps_error *err)
     return 0;
 }
 
+/*
+ * Turn cps_on on for entities lo..hi and off for the others. Only the rows
+ * that change are written, found through the index on k when the current
+ * range is known: a narrowing tries hundreds of ranges, and rewriting every
+ * row each time would bloat the table (no vacuum inside the transaction)
+ * until every scan of it crawled.
+ */
 static int set_on(batch *b, uint32_t lo, uint32_t hi, cps_error *err)
 {
     if (lo == b->on_lo && hi == b->on_hi)
         return 0;
-    char los[16], his[16];
+    char olo[16], ohi[16], los[16], his[16];
+    snprintf(olo, sizeof olo, "%u", b->on_lo);
+    snprintf(ohi, sizeof ohi, "%u", b->on_hi);
     snprintf(los, sizeof los, "%u", lo);
     snprintf(his, sizeof his, "%u", hi);
-    const char *params[] = {los, his};
-    if (db_exec(b->d, err, "UPDATE pg_temp.cps_ents SET cps_on = (k BETWEEN $1::int AND $2::int)",
-                2, params) < 0)
+    const char *params[] = {los, his, olo, ohi};
+    int64_t n = b->on_lo ? db_exec(b->d, err,
+                                   "UPDATE pg_temp.cps_ents SET cps_on = NOT cps_on "
+                                   "WHERE (k BETWEEN $1::int AND $2::int OR k BETWEEN $3::int AND "
+                                   "$4::int) AND cps_on <> (k BETWEEN $1::int AND $2::int)",
+                                   4, params)
+                         : db_exec(b->d, err,
+                                   "UPDATE pg_temp.cps_ents SET cps_on = NOT cps_on "
+                                   "WHERE cps_on <> (k BETWEEN $1::int AND $2::int)",
+                                   2, params);
+    if (n < 0)
         return CPS_ERR;
     b->on_lo = lo;
     b->on_hi = hi;
@@ -792,7 +811,10 @@ static int try_range(batch *b, size_t a, uint32_t lo, uint32_t hi, char **failur
     plan_attr *pa = &p->attrs[a];
     *failure = NULL;
     int rc;
-    if ((rc = db_savepoint(b->d, err)) < 0 || (rc = set_on(b, lo, hi, err)) < 0)
+    /* the flags are set outside the savepoint: rows written under savepoints
+     * that are rolled back (hundreds of them) would make every later look at
+     * those rows consult the subtransactions' log */
+    if ((rc = set_on(b, lo, hi, err)) < 0 || (rc = db_savepoint(b->d, err)) < 0)
         return rc;
     b->current = a;
     b->attempt.n = 0;
@@ -837,7 +859,6 @@ static int try_range(batch *b, size_t a, uint32_t lo, uint32_t hi, char **failur
     if ((rc = db_rollback_to_savepoint(b->d, err)) < 0 ||
         (rc = db_release_savepoint(b->d, err)) < 0)
         return rc;
-    b->on_lo = b->on_hi = 0; /* the rollback restored the previous flags */
     *failure = xstrdup(e.msg);
     return 0;
 }
@@ -947,13 +968,15 @@ static int trap_ranges(batch *b, narrowing *nw, cps_error *err)
         sb_appendf(&ranges, "%s[%u,%u]", i ? "," : "", nw->put_off[i].lo, nw->put_off[i].hi);
     sb_appendc(&ranges, '}');
     const char *params[] = {sb_str(&ranges)};
-    int rc = db_savepoint(b->d, err);
-    if (rc == 0 &&
-        db_exec(b->d, err, "UPDATE pg_temp.cps_ents SET cps_on = (k <@ $1::int4multirange)", 1,
-                params) < 0)
-        rc = CPS_ERR;
+    /* outside the savepoint, like set_on's */
+    int rc = db_exec(b->d, err,
+                     "UPDATE pg_temp.cps_ents SET cps_on = NOT cps_on "
+                     "WHERE cps_on <> (k <@ $1::int4multirange)",
+                     1, params) < 0
+                 ? CPS_ERR
+                 : db_savepoint(b->d, err);
     sb_free(&ranges);
-    b->on_lo = b->on_hi = 0; /* neither one range nor, after a rollback, known */
+    b->on_lo = b->on_hi = 0; /* not one range: unknown to set_on */
     if (rc < 0)
         return rc;
     char sql[64];
@@ -1266,12 +1289,14 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
     if ((rc = db_prefer_index_lookups(b->d, err)) < 0)
         return rc;
     double t0 = now_seconds();
-    int64_t deleted = db_exec(
-        b->d, err,
-        "DELETE FROM {attr}.customer_attributes ca USING pg_temp.cps_ents b "
-        "WHERE ca.customer_entity_id = b.id AND NOT EXISTS (SELECT 1 FROM pg_temp.cps_a_keep kp "
-        "WHERE kp.attribute_id = ca.attribute_id AND (kp.k IS NULL OR kp.k = b.k))",
-        0, NULL);
+    int64_t deleted = db_exec(b->d, err,
+                              "DELETE FROM {attr}.customer_attributes ca USING pg_temp.cps_ents b "
+                              "WHERE ca.customer_entity_id = b.id "
+                              "AND NOT EXISTS (SELECT 1 FROM pg_temp.cps_a_keep kp "
+                              "WHERE kp.attribute_id = ca.attribute_id AND kp.k IS NULL) "
+                              "AND NOT EXISTS (SELECT 1 FROM pg_temp.cps_a_keep kp "
+                              "WHERE kp.attribute_id = ca.attribute_id AND kp.k = b.k)",
+                              0, NULL);
     if (deleted < 0)
         return CPS_ERR;
     double t1 = now_seconds();
