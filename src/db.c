@@ -406,6 +406,30 @@ int64_t db_exec_raw(db *d, cps_error *err, const char *sql, int nparams, const c
     return n;
 }
 
+int db_prepare(db *d, cps_error *err, const char *name, const char *sql, int nparams)
+{
+    PGresult *res = PQprepare(d->conn, name, sql, nparams, NULL);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : fail(d, res, err);
+    PQclear(res);
+    return rc;
+}
+
+int64_t db_exec_prepared(db *d, cps_error *err, const char *name, int nparams,
+                         const char *const *params)
+{
+    PGresult *res = PQexecPrepared(d->conn, name, nparams, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        int rc = fail(d, res, err);
+        PQclear(res);
+        return rc;
+    }
+    const char *t = PQcmdTuples(res);
+    int64_t n = (t && *t) ? strtoll(t, NULL, 10) : 0;
+    PQclear(res);
+    return n;
+}
+
 int64_t db_exec_single(db *d, cps_error *err, const char *sql)
 {
     PGresult *res = PQexecParams(d->conn, sql, 0, NULL, NULL, NULL, NULL, 0);

@@ -54,7 +54,9 @@ typedef struct stitcher {
     size_t ngroups;
     char **attrs; /* distinct attribute_id values */
     size_t nattrs;
-    char *branches; /* the LATERAL body evaluating every expression */
+    char *branches;       /* the LATERAL body evaluating every expression */
+    char *extract;        /* the statement evaluating a range of a batch (extract_range) */
+    int extract_prepared; /* 0 not yet, 1 prepared as EXTRACT_STATEMENT, -1 could not be */
     /* the full pass: scalar expressions as columns, the rest LATERAL; a range
      * of the events table's blocks goes between the two parts */
     char *full_sql_head, *full_sql_tail;
@@ -69,6 +71,9 @@ typedef struct stitcher {
 } stitcher;
 
 static const char *const STEP = "STITCH";
+
+/* The session's prepared statement of extract_sql. */
+#define EXTRACT_STATEMENT "cps_extract"
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -253,6 +258,12 @@ static void free_config(stitcher *s)
         free(s->attrs[i]);
     free(s->attrs);
     free(s->branches);
+    free(s->extract);
+    if (s->extract_prepared > 0) {
+        cps_error ignored;
+        db_exec_raw(s->d, &ignored, "DEALLOCATE " EXTRACT_STATEMENT, 0, NULL);
+        s->extract_prepared = 0;
+    }
     free(s->full_sql_head);
     free(s->full_sql_tail);
     for (size_t g = 0; s->slot_row && g < s->ngroups; g++)
@@ -290,6 +301,8 @@ static int create_temp_tables(stitcher *s, cps_error *err)
         "CREATE TEMP TABLE IF NOT EXISTS cps_cfg (n int, attribute_id text);"
         "CREATE TEMP TABLE IF NOT EXISTS cps_batch (cps_k int, cps_id text, cps_xmin text, "
         "cps_time timestamp, cps_found bool) ON COMMIT DELETE ROWS;"
+        /* the ranges of a bisection, and one event of it, without a scan each */
+        "CREATE INDEX IF NOT EXISTS cps_batch_k_idx ON pg_temp.cps_batch (cps_k);"
         "CREATE TEMP TABLE IF NOT EXISTS cps_vals (cps_k int, c int, v text) "
         "ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS cps_known (k int, id text) ON COMMIT DELETE ROWS;"
@@ -558,7 +571,8 @@ typedef struct batch {
         uint32_t ident, ent;
     } * ident_ent;
     size_t nident_ent, ident_ent_cap;
-    bool *poison; /* k -> set aside */
+    bool *poison;   /* k -> set aside */
+    bool bisecting; /* a range failed: the batch is being split (extract_bisect) */
     aside *asides;
     size_t naside;
     cps_error *err;
@@ -599,31 +613,96 @@ static void add_aside(batch *b, const char *id, int row, const char *error)
     b->naside++;
 }
 
-/* Evaluate the expressions of events k in [lo, hi] into cps_vals. */
-static int64_t extract_range(stitcher *s, int lo, int hi, cps_error *err)
+/* The statement evaluating the expressions of a batch's events k in [$1, $2]
+ * into cps_vals. The events of the range come first (OFFSET 0 fences the
+ * subquery), so that no expression runs on an event outside it: a failure
+ * belongs to the range. */
+static const char *extract_sql(stitcher *s)
 {
+    if (!s->extract) {
+        strbuf sql = STRBUF_INIT;
+        sql_expand_into(&sql, db_schemas(s->d),
+                        "INSERT INTO pg_temp.cps_vals (cps_k, c, v) "
+                        "SELECT customer_events.cps_k, x.c, x.v FROM ("
+                        "SELECT e.*, b.cps_k, g.cps_g FROM pg_temp.cps_batch b "
+                        "JOIN {ce}.customer_events e ON e.id = b.cps_id "
+                        "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id "
+                        "WHERE b.cps_k BETWEEN $1::int AND $2::int OFFSET 0) AS customer_events "
+                        "CROSS JOIN LATERAL (");
+        sb_append(&sql, s->branches);
+        sb_append(&sql, ") AS x WHERE x.v <> ''");
+        s->extract = sb_detach(&sql);
+    }
+    return s->extract;
+}
+
+/*
+ * A batch is being bisected: a bisection among many failing events runs
+ * extract_sql thousands of times on ever smaller ranges. Each range's events
+ * are then found by index lookups (a hash join would read every event of the
+ * table each time), and the statement is prepared once per session: parsing
+ * and planning it (every expression) cost more than running it on a small
+ * range. Where it cannot be prepared (under a savepoint), it is run as
+ * before, and its error is met there.
+ */
+static int start_bisecting(batch *b, cps_error *err)
+{
+    stitcher *s = b->s;
+    b->bisecting = true;
+    /* the joins in the order written: from the range's events by the key of
+       customer_events, whatever the statistics of a table not analyzed yet */
+    if ((!s->index_lookups && db_prefer_index_lookups(s->d, err) < 0) ||
+        db_exec(s->d, err, "SET LOCAL join_collapse_limit = 1", 0, NULL) < 0)
+        return CPS_ERR;
+    if (s->extract_prepared)
+        return 0;
+    if (db_savepoint(s->d, err) < 0)
+        return CPS_ERR;
+    cps_error e;
+    if (db_prepare(s->d, &e, EXTRACT_STATEMENT, extract_sql(s), 2) < 0) {
+        if (db_interrupted() || db_sqlstate_fatal(e.sqlstate)) {
+            *err = e;
+            return db_interrupted() ? CPS_EINTR : CPS_ERR;
+        }
+        log_debug(STEP, "the expressions' statement is not prepared: %s", e.msg);
+        s->extract_prepared = -1;
+        return db_rollback_to_savepoint(s->d, err) < 0 ? CPS_ERR : db_release_savepoint(s->d, err);
+    }
+    s->extract_prepared = 1;
+    return db_release_savepoint(s->d, err);
+}
+
+/* The join methods of the batch's transaction back to what they were before
+ * start_bisecting, for the statements after the bisection. */
+static int stop_bisecting(batch *b, cps_error *err)
+{
+    if (!b->bisecting)
+        return 0;
+    b->bisecting = false;
+    return db_exec(b->s->d, err,
+                   b->s->index_lookups ? "SET LOCAL join_collapse_limit TO DEFAULT"
+                                       : "SET LOCAL join_collapse_limit TO DEFAULT; "
+                                         "SET LOCAL enable_hashjoin TO DEFAULT; "
+                                         "SET LOCAL enable_mergejoin TO DEFAULT",
+                   0, NULL) < 0
+               ? CPS_ERR
+               : 0;
+}
+
+/* Evaluate the expressions of events k in [lo, hi] of batch b into cps_vals. */
+static int64_t extract_range(batch *b, int lo, int hi, cps_error *err)
+{
+    stitcher *s = b->s;
     char los[16], his[16];
     snprintf(los, sizeof los, "%d", lo);
     snprintf(his, sizeof his, "%d", hi);
     const char *params[] = {los, his};
-    strbuf sql = STRBUF_INIT;
-    /* The events of the range first (OFFSET 0 fences the subquery), so that
-     * no expression runs on an event outside it: a failure belongs to the range. */
-    sql_expand_into(&sql, db_schemas(s->d),
-                    "INSERT INTO pg_temp.cps_vals (cps_k, c, v) "
-                    "SELECT customer_events.cps_k, x.c, x.v FROM ("
-                    "SELECT e.*, b.cps_k, g.cps_g FROM pg_temp.cps_batch b "
-                    "JOIN {ce}.customer_events e ON e.id = b.cps_id "
-                    "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id "
-                    "WHERE b.cps_k BETWEEN $1::int AND $2::int OFFSET 0) AS customer_events "
-                    "CROSS JOIN LATERAL (");
-    sb_append(&sql, s->branches);
-    sb_append(&sql, ") AS x WHERE x.v <> ''");
     double t0 = now_seconds();
-    int64_t rc = db_exec_raw(s->d, err, sb_str(&sql), 2, params);
+    int64_t rc = b->bisecting && s->extract_prepared > 0
+                     ? db_exec_prepared(s->d, err, EXTRACT_STATEMENT, 2, params)
+                     : db_exec_raw(s->d, err, extract_sql(s), 2, params);
     if (rc >= 0)
         log_statement(t0, rc, "INSERT INTO pg_temp.cps_vals: the stitching expressions");
-    sb_free(&sql);
     return rc;
 }
 
@@ -697,7 +776,7 @@ static int extract_bisect(batch *b, int lo, int hi, cps_error *err)
     if (db_savepoint(s->d, err) < 0)
         return CPS_ERR;
     cps_error e;
-    int64_t rc = extract_range(s, lo, hi, &e);
+    int64_t rc = extract_range(b, lo, hi, &e);
     if (rc >= 0)
         return db_release_savepoint(s->d, err);
     if (rc == CPS_EINTR || db_sqlstate_fatal(e.sqlstate)) {
@@ -708,6 +787,8 @@ static int extract_bisect(batch *b, int lo, int hi, cps_error *err)
         return CPS_ERR;
     if (lo == hi)
         return diagnose_poison(b, lo, &e, err);
+    if (!b->bisecting && start_bisecting(b, err) < 0)
+        return db_interrupted() ? CPS_EINTR : CPS_ERR;
     int mid = lo + (hi - lo) / 2;
     int r = extract_bisect(b, lo, mid, err);
     return r < 0 ? r : extract_bisect(b, mid + 1, hi, err);
@@ -843,7 +924,7 @@ static int read_batch(stitcher *s, batch *b, cps_error *err)
     /* (with index lookups forced, statistics choose nothing) */
     if (!s->index_lookups && db_exec(s->d, err, "ANALYZE pg_temp.cps_batch", 0, NULL) < 0)
         return CPS_ERR;
-    if ((rc = extract_bisect(b, 1, (int)n, err)) < 0)
+    if ((rc = extract_bisect(b, 1, (int)n, err)) < 0 || (rc = stop_bisecting(b, err)) < 0)
         return rc;
     if (!s->index_lookups && db_exec(s->d, err, "ANALYZE pg_temp.cps_vals", 0, NULL) < 0)
         return CPS_ERR;
