@@ -391,9 +391,9 @@ static PGresult *run(db *d, const char *sql, int nparams, const char *const *par
     return PQexecParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 }
 
-int64_t db_exec_raw(db *d, cps_error *err, const char *sql, int nparams, const char *const *params)
+/* A statement's result as rows affected (>= 0), or its error; clears res. */
+static int64_t rows_affected(db *d, PGresult *res, cps_error *err)
 {
-    PGresult *res = run(d, sql, nparams, params);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         int rc = fail(d, res, err);
@@ -404,6 +404,11 @@ int64_t db_exec_raw(db *d, cps_error *err, const char *sql, int nparams, const c
     int64_t n = (t && *t) ? strtoll(t, NULL, 10) : 0;
     PQclear(res);
     return n;
+}
+
+int64_t db_exec_raw(db *d, cps_error *err, const char *sql, int nparams, const char *const *params)
+{
+    return rows_affected(d, run(d, sql, nparams, params), err);
 }
 
 int db_prepare(db *d, cps_error *err, const char *name, const char *sql, int nparams)
@@ -417,32 +422,12 @@ int db_prepare(db *d, cps_error *err, const char *name, const char *sql, int npa
 int64_t db_exec_prepared(db *d, cps_error *err, const char *name, int nparams,
                          const char *const *params)
 {
-    PGresult *res = PQexecPrepared(d->conn, name, nparams, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        int rc = fail(d, res, err);
-        PQclear(res);
-        return rc;
-    }
-    const char *t = PQcmdTuples(res);
-    int64_t n = (t && *t) ? strtoll(t, NULL, 10) : 0;
-    PQclear(res);
-    return n;
+    return rows_affected(d, PQexecPrepared(d->conn, name, nparams, params, NULL, NULL, 0), err);
 }
 
 int64_t db_exec_single(db *d, cps_error *err, const char *sql)
 {
-    PGresult *res = PQexecParams(d->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        int rc = fail(d, res, err);
-        PQclear(res);
-        return rc;
-    }
-    const char *t = PQcmdTuples(res);
-    int64_t n = (t && *t) ? strtoll(t, NULL, 10) : 0;
-    PQclear(res);
-    return n;
+    return rows_affected(d, PQexecParams(d->conn, sql, 0, NULL, NULL, NULL, NULL, 0), err);
 }
 
 int64_t db_exec(db *d, cps_error *err, const char *tmpl, int nparams, const char *const *params)
