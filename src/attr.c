@@ -567,19 +567,19 @@ typedef struct values {
 typedef struct batch {
     plan *p;
     db *d;
-    uint32_t n;        /* entities; k = 1..n */
-    char **ids;        /* k - 1 -> entity id (borrowed), in byte order */
-    agg **aggs;        /* per attribute on the memory path */
-    uint8_t *failed;   /* (k - 1) * p->n + attribute: kept old values */
-    values *direct;    /* per attribute: values of the sql and custom paths */
-    values *custom;    /* per attribute: values of the customs' shared statement */
-    values attempt;    /* values of the current attempt, kept if it succeeds */
-    values trapped;    /* a trap's failing entities, k and message (see trap_ranges) */
-    arena *strings;    /* their text */
-    size_t current;    /* the attribute being evaluated alone */
-    strbuf last_event; /* the one pass: the event of the previous row */
-    bool have_last;    /* ... once there was one (an event id may be empty) */
-    uint32_t on_lo, on_hi;
+    uint32_t n;            /* entities; k = 1..n */
+    char **ids;            /* k - 1 -> entity id (borrowed), in byte order */
+    agg **aggs;            /* per attribute on the memory path */
+    uint8_t *failed;       /* (k - 1) * p->n + attribute: kept old values */
+    values *direct;        /* per attribute: values of the sql and custom paths */
+    values *custom;        /* per attribute: values of the customs' shared statement */
+    values attempt;        /* values of the current attempt, kept if it succeeds */
+    values trapped;        /* a trap's failing entities, k and message (see trap_ranges) */
+    arena *strings;        /* their text */
+    size_t current;        /* the attribute being evaluated alone */
+    strbuf last_event;     /* the one pass: the event of the previous row */
+    bool have_last;        /* ... once there was one (an event id may be empty) */
+    uint32_t on_lo, on_hi; /* cps_on holds entities on_lo..on_hi; 0: not one range known */
 } batch;
 
 static void values_push(values *vs, uint32_t k, char *v, size_t len)
@@ -704,6 +704,21 @@ static int row_trap(void *arg, char **f, size_t *len, int nf, cps_error *err)
     return 0;
 }
 
+/* Turn cps_on on for the entities in `ranges` (an int4multirange's text) and
+ * off for the others: a scan of the batch, writing only the rows that change.
+ * The range set_on knows is then unknown. */
+static int set_on_ranges(batch *b, const char *ranges, cps_error *err)
+{
+    const char *params[] = {ranges};
+    b->on_lo = b->on_hi = 0;
+    return db_exec(b->d, err,
+                   "UPDATE pg_temp.cps_ents SET cps_on = NOT cps_on "
+                   "WHERE cps_on <> (k <@ $1::int4multirange)",
+                   1, params) < 0
+               ? CPS_ERR
+               : 0;
+}
+
 /*
  * Turn cps_on on for entities lo..hi and off for the others. Only the rows
  * that change are written, found through the index on k when the current
@@ -715,35 +730,39 @@ static int set_on(batch *b, uint32_t lo, uint32_t hi, cps_error *err)
 {
     if (lo == b->on_lo && hi == b->on_hi)
         return 0;
-    char olo[16], ohi[16], los[16], his[16];
-    snprintf(olo, sizeof olo, "%u", b->on_lo);
-    snprintf(ohi, sizeof ohi, "%u", b->on_hi);
-    snprintf(los, sizeof los, "%u", lo);
-    snprintf(his, sizeof his, "%u", hi);
-    const char *params[] = {los, his, olo, ohi};
-    int64_t n = b->on_lo ? db_exec(b->d, err,
-                                   "UPDATE pg_temp.cps_ents SET cps_on = NOT cps_on "
-                                   "WHERE (k BETWEEN $1::int AND $2::int OR k BETWEEN $3::int AND "
-                                   "$4::int) AND cps_on <> (k BETWEEN $1::int AND $2::int)",
-                                   4, params)
-                         : db_exec(b->d, err,
-                                   "UPDATE pg_temp.cps_ents SET cps_on = NOT cps_on "
-                                   "WHERE cps_on <> (k BETWEEN $1::int AND $2::int)",
-                                   2, params);
-    if (n < 0)
-        return CPS_ERR;
+    if (!b->on_lo) {
+        char range[48];
+        snprintf(range, sizeof range, "{[%u,%u]}", lo, hi);
+        if (set_on_ranges(b, range, err) < 0)
+            return CPS_ERR;
+    } else {
+        char olo[16], ohi[16], los[16], his[16];
+        snprintf(olo, sizeof olo, "%u", b->on_lo);
+        snprintf(ohi, sizeof ohi, "%u", b->on_hi);
+        snprintf(los, sizeof los, "%u", lo);
+        snprintf(his, sizeof his, "%u", hi);
+        const char *params[] = {los, his, olo, ohi};
+        if (db_exec(b->d, err,
+                    "UPDATE pg_temp.cps_ents SET cps_on = NOT cps_on "
+                    "WHERE (k BETWEEN $1::int AND $2::int OR k BETWEEN $3::int AND $4::int) "
+                    "AND cps_on <> (k BETWEEN $1::int AND $2::int)",
+                    4, params) < 0)
+            return CPS_ERR;
+    }
     b->on_lo = lo;
     b->on_hi = hi;
     return 0;
 }
 
-/* Put "<what> for entity X" or "<what> for entities X to Y" in front of err's
- * message, for an error that stops the step. */
-static void prefix_entities(cps_error *err, const batch *b, uint32_t lo, uint32_t hi,
-                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void prefix_entities(cps_error *err, const batch *b, uint32_t lo, uint32_t hi,
-                            const char *fmt, ...)
+/* The step stops on error e (rc, of a statement for entities lo..hi): e goes
+ * to err with "<what> for entity X" or "<what> for entities X to Y" in front
+ * of its message, and the step's status is returned. */
+static int step_stopped(int rc, const cps_error *e, cps_error *err, const batch *b, uint32_t lo,
+                        uint32_t hi, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static int step_stopped(int rc, const cps_error *e, cps_error *err, const batch *b, uint32_t lo,
+                        uint32_t hi, const char *fmt, ...)
 {
+    *err = *e;
     strbuf what = STRBUF_INIT;
     va_list ap;
     va_start(ap, fmt);
@@ -755,6 +774,7 @@ static void prefix_entities(cps_error *err, const batch *b, uint32_t lo, uint32_
         cps_error_prefix(err, "%s for entities %s to %s", sb_str(&what), b->ids[lo - 1],
                          b->ids[hi - 1]);
     sb_free(&what);
+    return rc == CPS_EINTR || db_interrupted() ? CPS_EINTR : CPS_ERR;
 }
 
 static bool attr_given_up(plan *p, size_t a)
@@ -849,11 +869,8 @@ static int try_range(batch *b, size_t a, uint32_t lo, uint32_t hi, char **failur
             values_push(&b->direct[a], b->attempt.k[i], b->attempt.v[i], b->attempt.len[i]);
         return db_release_savepoint(b->d, err);
     }
-    if (stop) {
-        *err = e;
-        prefix_entities(err, b, lo, hi, "attribute \"%s\"", pa->id);
-        return rc == CPS_EINTR || db_interrupted() ? CPS_EINTR : CPS_ERR;
-    }
+    if (stop)
+        return step_stopped(rc, &e, err, b, lo, hi, "attribute \"%s\"", pa->id);
     if (b->aggs[a])
         agg_reset(b->aggs[a], lo - 1, hi - 1);
     if ((rc = db_rollback_to_savepoint(b->d, err)) < 0 ||
@@ -967,17 +984,10 @@ static int trap_ranges(batch *b, narrowing *nw, cps_error *err)
     for (size_t i = 0; i < nw->n; i++)
         sb_appendf(&ranges, "%s[%u,%u]", i ? "," : "", nw->put_off[i].lo, nw->put_off[i].hi);
     sb_appendc(&ranges, '}');
-    const char *params[] = {sb_str(&ranges)};
     /* outside the savepoint, like set_on's */
-    int rc = db_exec(b->d, err,
-                     "UPDATE pg_temp.cps_ents SET cps_on = NOT cps_on "
-                     "WHERE cps_on <> (k <@ $1::int4multirange)",
-                     1, params) < 0
-                 ? CPS_ERR
-                 : db_savepoint(b->d, err);
+    int rc = set_on_ranges(b, sb_str(&ranges), err);
     sb_free(&ranges);
-    b->on_lo = b->on_hi = 0; /* not one range: unknown to set_on */
-    if (rc < 0)
+    if (rc < 0 || (rc = db_savepoint(b->d, err)) < 0)
         return rc;
     char sql[64];
     snprintf(sql, sizeof sql, "COPY (SELECT * FROM pg_temp.cps_trap_%zu()) TO STDOUT", a);
@@ -999,12 +1009,9 @@ static int trap_ranges(batch *b, narrowing *nw, cps_error *err)
             entity_failed(b, a, b->trapped.k[i], b->trapped.v[i]);
         return db_release_savepoint(b->d, err);
     }
-    if (stop) {
-        *err = e;
-        prefix_entities(err, b, nw->put_off[0].lo, nw->put_off[nw->n - 1].hi,
-                        "attribute \"%s\", evaluated entity by entity,", pa->id);
-        return rc == CPS_EINTR || db_interrupted() ? CPS_EINTR : CPS_ERR;
-    }
+    if (stop)
+        return step_stopped(rc, &e, err, b, nw->put_off[0].lo, nw->put_off[nw->n - 1].hi,
+                            "attribute \"%s\", evaluated entity by entity,", pa->id);
     for (size_t i = 0; i < nw->n; i++) {
         struct put_off *r = &nw->put_off[i];
         if (b->aggs[a])
@@ -1100,11 +1107,8 @@ static int evaluate_customs(batch *b, bool *done, cps_error *err)
         if (p->attrs[a].usable && p->attrs[a].path == PATH_CUSTOM)
             p->attrs[a].seconds += spent / (double)p->ncustom;
     pthread_mutex_unlock(&p->lock);
-    if (rc == CPS_EINTR || (rc < 0 && db_error_stops_step(b->d, &e))) {
-        *err = e;
-        prefix_entities(err, b, 1, b->n, "the custom attributes' shared query");
-        return rc == CPS_EINTR || db_interrupted() ? CPS_EINTR : CPS_ERR;
-    }
+    if (rc == CPS_EINTR || (rc < 0 && db_error_stops_step(b->d, &e)))
+        return step_stopped(rc, &e, err, b, 1, b->n, "the custom attributes' shared query");
     for (size_t a = 0; a < p->n; a++) {
         values *vs = &b->custom[a];
         for (size_t i = 0; rc == 0 && i < vs->n; i++)
@@ -1146,11 +1150,9 @@ static int read_batch(batch *b, char **calc_time, cps_error *err)
         pthread_mutex_lock(&p->lock);
         p->shared_seconds += now_seconds() - t0;
         pthread_mutex_unlock(&p->lock);
-        if (rc == CPS_EINTR || (rc < 0 && db_error_stops_step(b->d, &e))) {
-            *err = e;
-            prefix_entities(err, b, 1, b->n, "the attributes' one pass over the events");
-            return rc == CPS_EINTR || db_interrupted() ? CPS_EINTR : CPS_ERR;
-        }
+        if (rc == CPS_EINTR || (rc < 0 && db_error_stops_step(b->d, &e)))
+            return step_stopped(rc, &e, err, b, 1, b->n,
+                                "the attributes' one pass over the events");
         if (rc < 0) {
             /* some definition fails on some entity: find which, alone */
             log_debug(STEP, "one pass failed (%s); evaluating attributes one by one", e.msg);
