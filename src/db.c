@@ -128,13 +128,30 @@ bool db_sqlstate_sql_fault(const char *sqlstate)
     return false;
 }
 
+/* left(sqlstate, 2) IN (the fatal classes), into sb */
+static void append_fatal_sql(strbuf *sb, const char *sqlstate)
+{
+    sb_appendf(sb, "left(%s, 2) IN (", sqlstate);
+    for (size_t i = 0; i < sizeof fatal_classes / sizeof fatal_classes[0]; i++)
+        sb_appendf(sb, "%s'%s'", i ? ", " : "", fatal_classes[i]);
+    sb_append(sb, ")");
+}
+
+char *db_sqlstate_fatal_sql(const char *sqlstate)
+{
+    strbuf sb = STRBUF_INIT;
+    sb_append(&sb, "(");
+    append_fatal_sql(&sb, sqlstate);
+    sb_append(&sb, ")");
+    return sb_detach(&sb);
+}
+
 char *db_sqlstate_stops_step_sql(const char *sqlstate)
 {
     strbuf sb = STRBUF_INIT;
-    sb_appendf(&sb, "(left(%s, 2) IN (", sqlstate);
-    for (size_t i = 0; i < sizeof fatal_classes / sizeof fatal_classes[0]; i++)
-        sb_appendf(&sb, "%s'%s'", i ? ", " : "", fatal_classes[i]);
-    sb_appendf(&sb, ") AND left(%s, 2) <> '%s' AND %s NOT IN (", sqlstate, sql_fault_class,
+    sb_append(&sb, "(");
+    append_fatal_sql(&sb, sqlstate);
+    sb_appendf(&sb, " AND left(%s, 2) <> '%s' AND %s NOT IN (", sqlstate, sql_fault_class,
                sqlstate);
     for (size_t i = 0; i < sizeof sql_fault_states / sizeof sql_fault_states[0]; i++)
         sb_appendf(&sb, "%s'%s'", i ? ", " : "", sql_fault_states[i]);
@@ -409,20 +426,6 @@ static int64_t rows_affected(db *d, PGresult *res, cps_error *err)
 int64_t db_exec_raw(db *d, cps_error *err, const char *sql, int nparams, const char *const *params)
 {
     return rows_affected(d, run(d, sql, nparams, params), err);
-}
-
-int db_prepare(db *d, cps_error *err, const char *name, const char *sql, int nparams)
-{
-    PGresult *res = PQprepare(d->conn, name, sql, nparams, NULL);
-    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : fail(d, res, err);
-    PQclear(res);
-    return rc;
-}
-
-int64_t db_exec_prepared(db *d, cps_error *err, const char *name, int nparams,
-                         const char *const *params)
-{
-    return rows_affected(d, PQexecPrepared(d->conn, name, nparams, params, NULL, NULL, 0), err);
 }
 
 int64_t db_exec_single(db *d, cps_error *err, const char *sql)

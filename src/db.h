@@ -51,13 +51,6 @@ int64_t db_exec_raw(db *d, cps_error *err, const char *sql, int nparams, const c
 /* Run finished SQL as exactly one statement (the extended protocol refuses
  * more): for operator-written SQL, which must not smuggle in a second one. */
 int64_t db_exec_single(db *d, cps_error *err, const char *sql);
-/* A named prepared statement of the session (sql as it is, $1..$nparams
- * typed by the statement), and running it with text parameters; returns rows
- * affected (>= 0). For a statement run hundreds of times: parsed and planned
- * once. */
-int db_prepare(db *d, cps_error *err, const char *name, const char *sql, int nparams);
-int64_t db_exec_prepared(db *d, cps_error *err, const char *name, int nparams,
-                         const char *const *params);
 /* Run a query returning rows (template); NULL on error. Caller PQclears.
  * A statement that returns no result set (a command, or only a comment)
  * is an error with SQLSTATE DB_NO_RESULT_SET (PostgreSQL's no_data). */
@@ -188,6 +181,10 @@ void db_interrupt_for_test(int sig);
  * go on. Any other error may be caused by one row (a bad cast, a failing
  * function), so it is worth narrowing down. */
 bool db_sqlstate_fatal(const char *sqlstate);
+/* db_sqlstate_fatal as a boolean SQL expression over the text expression
+ * `sqlstate`, for SQL that traps errors (PL/pgSQL) and must raise those
+ * again. Caller frees. */
+char *db_sqlstate_fatal_sql(const char *sqlstate);
 /* True for the errors among those that operator-written SQL brings on itself,
  * whatever rows it reads: it writes in a read-only transaction (25006), runs
  * past statement_timeout or is cancelled by someone else (57014; CPS's own

@@ -361,27 +361,18 @@ void sqlgen_trap(strbuf *out, int n, const char *query, int ncolumns, const char
                "            IF %s THEN\n"
                "                RAISE;\n"
                "            END IF;\n"
-               "            GET STACKED DIAGNOSTICS cps_trap_detail = PG_EXCEPTION_DETAIL, "
-               "cps_trap_hint = PG_EXCEPTION_HINT;\n"
-               "            cps_trap_o1 := cps_trap_k;\n"
-               "            cps_trap_fail := SQLERRM "
-               "|| coalesce(' (' || nullif(cps_trap_detail, '') || ')', '') "
-               "|| coalesce(' Hint: ' || nullif(cps_trap_hint, ''), '');\n"
-               "            RETURN NEXT;\n"
-               "        END;\n"
-               "    END LOOP;\n"
-               "END\n",
+               "            cps_trap_o1 := cps_trap_k;\n",
                stop_if);
-    /* a dollar quote whose tag the body does not hold */
-    char tag[32] = "$cps_trap$";
-    for (int i = 1; strstr(sb_str(&body), tag); i++)
-        snprintf(tag, sizeof tag, "$cps_trap%d$", i);
+    sql_append_trap_message(&body, "            ", "cps_trap_fail");
+    sb_append(&body, "            RETURN NEXT;\n"
+                     "        END;\n"
+                     "    END LOOP;\n"
+                     "END\n");
     sb_appendf(out,
                "CREATE OR REPLACE FUNCTION pg_temp.cps_trap_%d() RETURNS TABLE (cps_trap_o1 int, "
                "cps_trap_o2 int, cps_trap_o3 text, cps_trap_o4 text, cps_trap_o5 text, "
-               "cps_trap_o6 text, cps_trap_fail text) LANGUAGE plpgsql VOLATILE AS %s",
-               n, tag);
-    sb_append(out, sb_str(&body));
-    sb_append(out, tag);
+               "cps_trap_o6 text, cps_trap_fail text) LANGUAGE plpgsql VOLATILE AS ",
+               n);
+    sql_append_dollar_quoted(out, "cps_trap", sb_str(&body));
     sb_free(&body);
 }

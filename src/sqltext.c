@@ -64,6 +64,29 @@ void schemas_free(cps_schemas *s)
     }
 }
 
+void sql_append_dollar_quoted(strbuf *out, const char *tag, const char *body)
+{
+    char *quote = xasprintf("$%s$", tag);
+    for (int i = 1; strstr(body, quote); i++) {
+        free(quote);
+        quote = xasprintf("$%s%d$", tag, i);
+    }
+    sb_append(out, quote);
+    sb_append(out, body);
+    sb_append(out, quote);
+    free(quote);
+}
+
+void sql_append_trap_message(strbuf *out, const char *indent, const char *into)
+{
+    sb_appendf(out,
+               "%sGET STACKED DIAGNOSTICS cps_trap_detail = PG_EXCEPTION_DETAIL, "
+               "cps_trap_hint = PG_EXCEPTION_HINT;\n"
+               "%s%s := SQLERRM || coalesce(' (' || nullif(cps_trap_detail, '') || ')', '') "
+               "|| coalesce(' Hint: ' || nullif(cps_trap_hint, ''), '');\n",
+               indent, indent, into);
+}
+
 /* Can c continue an identifier (letters, digits, _, $, any non-ASCII byte)? */
 static bool ident_char(char c)
 {

@@ -27,6 +27,18 @@ void sql_expand_into(strbuf *out, const cps_schemas *s, const char *tmpl);
 void sql_append_ident(strbuf *out, const char *name);
 void schemas_free(cps_schemas *s);
 
+/* Append body as a dollar-quoted string, $<tag>$body$<tag>$, the tag being
+ * `tag` or `tag` and a number, whichever body does not hold (a function
+ * body around operator-written SQL). */
+void sql_append_dollar_quoted(strbuf *out, const char *tag, const char *body);
+
+/* PL/pgSQL trap functions (see sqlgen_trap): append, for an exception
+ * handler, the statements setting variable `into` to the error's message,
+ * its detail in parentheses and its hint, as db_result_message words a
+ * client's error (without the context). The function declares the text
+ * variables cps_trap_detail and cps_trap_hint. Each line starts with indent. */
+void sql_append_trap_message(strbuf *out, const char *indent, const char *into);
+
 /* The length of an SQL statement without what trails its last token:
  * whitespace, comments and semicolons (quoted text and dollar quotes are
  * respected), so the statement can be embedded as a subquery. */

@@ -9,8 +9,9 @@
  *     continuing in batches, which can set the failing events aside.
  *   - incremental: queued events in (event_time, id) order, batch by batch.
  *     A batch is read in one REPEATABLE READ transaction (the expressions are
- *     evaluated into a temporary table; failing events are found by bisection
- *     under savepoints), resolved in memory, and written in one transaction:
+ *     evaluated into a temporary table; where they fail, a PL/pgSQL trap
+ *     finds the failing events in one statement), resolved in memory, and
+ *     written in one transaction:
  *     merges, matching, identifiers, entities, customer_entities, failed
  *     events and the dequeue, all or nothing.
  * A queue row is consumed only if it has not changed since it was read (its
@@ -54,9 +55,9 @@ typedef struct stitcher {
     size_t ngroups;
     char **attrs; /* distinct attribute_id values */
     size_t nattrs;
-    char *branches;       /* the LATERAL body evaluating every expression */
-    char *extract;        /* the statement evaluating a range of a batch (extract_range) */
-    int extract_prepared; /* 0 not yet, 1 prepared as EXTRACT_STATEMENT, -1 could not be */
+    char *branches;     /* the LATERAL body evaluating every expression */
+    char *extract;      /* the statement evaluating a batch's expressions (extract_sql) */
+    char *trap_problem; /* why the session has no trap function (create_trap), or NULL */
     /* the full pass: scalar expressions as columns, the rest LATERAL; a range
      * of the events table's blocks goes between the two parts */
     char *full_sql_head, *full_sql_tail;
@@ -66,14 +67,15 @@ typedef struct stitcher {
     bool index_lookups; /* batches are small next to the history: no hash joins */
     /* totals for the run's stats */
     int64_t events, identifiers_new, merges, entities_new, failed, too_long, batches;
+    int64_t aside_named; /* events set aside named in the log (ASIDE_WARNINGS) */
     double read_s, resolve_s, write_s;
     progress *prog;
 } stitcher;
 
 static const char *const STEP = "STITCH";
 
-/* The session's prepared statement of extract_sql. */
-#define EXTRACT_STATEMENT "cps_extract"
+/* The events set aside that a run names one by one at the default log level. */
+#define ASIDE_WARNINGS 10
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -259,11 +261,7 @@ static void free_config(stitcher *s)
     free(s->attrs);
     free(s->branches);
     free(s->extract);
-    if (s->extract_prepared > 0) {
-        cps_error ignored;
-        db_exec_raw(s->d, &ignored, "DEALLOCATE " EXTRACT_STATEMENT, 0, NULL);
-        s->extract_prepared = 0;
-    }
+    free(s->trap_problem);
     free(s->full_sql_head);
     free(s->full_sql_tail);
     for (size_t g = 0; s->slot_row && g < s->ngroups; g++)
@@ -294,6 +292,149 @@ static int load_groups(stitcher *s, db *d, cps_error *err)
     return db_exec(d, err, "ANALYZE pg_temp.cps_grp", 0, NULL) < 0 ? CPS_ERR : 0;
 }
 
+/*
+ * The trap, pg_temp.cps_stitch_trap(n) (PL/pgSQL), for a batch of n events
+ * whose expressions fail on some of them (SPEC §3, poison events). It
+ * evaluates the batch in chunks of TRAP_CHUNK events (k order), each in its
+ * own subtransaction (BEGIN ... EXCEPTION); a chunk that fails is evaluated
+ * again event by event, so that one event's error leaves the others their
+ * identifiers; for a failing event it finds the first of its config rows
+ * whose expression fails on it alone. Rows (k, config row, value, failure,
+ * try): identifiers, with a NULL failure; where a try (one chunk or one
+ * event) failed, a row with its failure, the rows the try gave before it
+ * not counting: for a chunk k NULL, for an event its k, the failing config
+ * row (NULL: none fails alone) and the error's message. Fatal errors
+ * (db_sqlstate_fatal) are raised again and end the statement, as they would
+ * without the trap.
+ *
+ * One statement finds every failing event of a batch, however many there
+ * are. A subtransaction that writes nothing takes no transaction id, so
+ * thousands of them do not overflow the server's subtransaction cache. The
+ * statements are static SQL, planned once per session, as index lookups
+ * from the batch's rows (the function's own settings). The variables are
+ * named cps_trap_* and columns win over them (#variable_conflict
+ * use_column). A batch reads in a READ ONLY transaction, which may not
+ * create a function: the session creates it beforehand (create_trap).
+ */
+#define TRAP_FUNCTION "pg_temp.cps_stitch_trap"
+#define TRAP_CHUNK    1024
+
+static void trap_body(stitcher *s, strbuf *body, const char *stop_if)
+{
+    const cps_schemas *sch = db_schemas(s->d);
+    sb_appendf(body,
+               "\n#variable_conflict use_column\n"
+               "DECLARE\n"
+               "    cps_trap_a int := 1;\n"
+               "    cps_trap_b int;\n"
+               "    cps_trap_w int := %d;\n"
+               "    cps_trap_t int := 0;\n"
+               "    cps_trap_id text;\n"
+               "    cps_trap_g int;\n"
+               "    cps_trap_row int;\n"
+               "    cps_trap_msg text;\n"
+               "    cps_trap_detail text;\n"
+               "    cps_trap_hint text;\n"
+               "BEGIN\n"
+               "    WHILE cps_trap_a <= cps_trap_n LOOP\n"
+               "        cps_trap_b := least(cps_trap_a + cps_trap_w - 1, cps_trap_n);\n"
+               "        cps_trap_t := cps_trap_t + 1;\n"
+               "        BEGIN\n"
+               "            RETURN QUERY SELECT customer_events.cps_k, x.c, x.v, NULL::text, "
+               "cps_trap_t FROM (",
+               TRAP_CHUNK);
+    sql_expand_into(body, sch,
+                    "SELECT e.*, b.cps_k, g.cps_g FROM pg_temp.cps_batch b "
+                    "JOIN {ce}.customer_events e ON e.id = b.cps_id "
+                    "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id "
+                    "WHERE b.cps_k BETWEEN cps_trap_a AND cps_trap_b OFFSET 0) AS customer_events "
+                    "CROSS JOIN LATERAL (");
+    sb_append(body, s->branches);
+    sb_appendf(body,
+               ") AS x WHERE x.v <> '';\n"
+               "            cps_trap_w := least(cps_trap_w * 2, %d);\n"
+               "        EXCEPTION WHEN OTHERS THEN\n"
+               "            IF %s THEN\n"
+               "                RAISE;\n"
+               "            END IF;\n"
+               "            IF cps_trap_a < cps_trap_b THEN\n"
+               "                RETURN QUERY SELECT NULL::int, NULL::int, NULL::text, ''::text, "
+               "cps_trap_t;\n"
+               "                cps_trap_w := (cps_trap_b - cps_trap_a + 2) / 2;\n"
+               "                CONTINUE;\n"
+               "            END IF;\n",
+               TRAP_CHUNK, stop_if);
+    sql_append_trap_message(body, "            ", "cps_trap_msg");
+    sb_append(body, "            cps_trap_row := NULL;\n"
+                    "            SELECT b.cps_id INTO cps_trap_id FROM pg_temp.cps_batch b "
+                    "WHERE b.cps_k = cps_trap_a;\n");
+    sql_expand_into(body, sch,
+                    "            SELECT g.cps_g INTO cps_trap_g FROM {ce}.customer_events e "
+                    "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id "
+                    "WHERE e.id = cps_trap_id;\n");
+    /* which expression fails: each of the event's group alone, in config order */
+    for (size_t i = 0; i < s->nrows; i++) {
+        const cfg_row *r = &s->rows[i];
+        if (s->group_broken[r->group])
+            continue;
+        sb_appendf(body,
+                   "            IF cps_trap_row IS NULL AND cps_trap_g = %d THEN\n"
+                   "                BEGIN\n"
+                   "                    PERFORM count(cps_trap_p.v) FROM (SELECT ",
+                   r->group);
+        stitchexpr_append(body, r->expr);
+        sql_expand_into(body, sch,
+                        " AS v FROM {ce}.customer_events AS customer_events "
+                        "WHERE customer_events.id = cps_trap_id) AS cps_trap_p;\n");
+        sb_appendf(body,
+                   "                EXCEPTION WHEN OTHERS THEN\n"
+                   "                    IF %s THEN\n"
+                   "                        RAISE;\n"
+                   "                    END IF;\n"
+                   "                    cps_trap_row := %zu;\n",
+                   stop_if, i);
+        sql_append_trap_message(body, "                    ", "cps_trap_msg");
+        sb_append(body, "                END;\n"
+                        "            END IF;\n");
+    }
+    sb_append(body, "            RETURN QUERY SELECT cps_trap_a, cps_trap_row, NULL::text, "
+                    "cps_trap_msg, cps_trap_t;\n"
+                    "        END;\n"
+                    "        cps_trap_a := cps_trap_b + 1;\n"
+                    "    END LOOP;\n"
+                    "END\n");
+}
+
+/* Create the trap on the session (outside any transaction). Where it cannot
+ * be, s->trap_problem says why, and a failing batch stops the step. */
+static int create_trap(stitcher *s, cps_error *err)
+{
+    char *stop_if = db_sqlstate_fatal_sql("SQLSTATE");
+    strbuf body = STRBUF_INIT, sql = STRBUF_INIT;
+    trap_body(s, &body, stop_if);
+    sb_append(&sql, "CREATE OR REPLACE FUNCTION " TRAP_FUNCTION "(cps_trap_n int) "
+                    "RETURNS TABLE (cps_trap_k int, cps_trap_c int, cps_trap_v text, "
+                    "cps_trap_fail text, cps_trap_try int) LANGUAGE plpgsql VOLATILE "
+                    "SET enable_hashjoin = off SET enable_mergejoin = off "
+                    "SET join_collapse_limit = 1 SET plan_cache_mode = force_generic_plan AS ");
+    sql_append_dollar_quoted(&sql, "cps_trap", sb_str(&body));
+    cps_error e;
+    int rc = 0;
+    if (db_exec_raw(s->d, &e, sb_str(&sql), 0, NULL) < 0) {
+        if (db_interrupted() || db_sqlstate_fatal(e.sqlstate)) {
+            *err = e;
+            rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
+        } else {
+            s->trap_problem = xstrdup(e.msg);
+            log_debug(STEP, "the trap function is not created: %s", e.msg);
+        }
+    }
+    sb_free(&sql);
+    sb_free(&body);
+    free(stop_if);
+    return rc;
+}
+
 /* Session temp tables: the config for SQL, the batch, values and staging. */
 static int create_temp_tables(stitcher *s, cps_error *err)
 {
@@ -301,7 +442,7 @@ static int create_temp_tables(stitcher *s, cps_error *err)
         "CREATE TEMP TABLE IF NOT EXISTS cps_cfg (n int, attribute_id text);"
         "CREATE TEMP TABLE IF NOT EXISTS cps_batch (cps_k int, cps_id text, cps_xmin text, "
         "cps_time timestamp, cps_found bool) ON COMMIT DELETE ROWS;"
-        /* the ranges of a bisection, and one event of it, without a scan each */
+        /* the trap's chunks of a batch (create_trap), without a scan each */
         "CREATE INDEX IF NOT EXISTS cps_batch_k_idx ON pg_temp.cps_batch (cps_k);"
         "CREATE TEMP TABLE IF NOT EXISTS cps_vals (cps_k int, c int, v text) "
         "ON COMMIT DELETE ROWS;"
@@ -332,7 +473,9 @@ static int create_temp_tables(stitcher *s, cps_error *err)
     }
     if (db_copy_in_end(c, NULL, err) < 0)
         return CPS_ERR;
-    return db_exec(s->d, err, "ANALYZE pg_temp.cps_cfg", 0, NULL) < 0 ? CPS_ERR : 0;
+    if (db_exec(s->d, err, "ANALYZE pg_temp.cps_cfg", 0, NULL) < 0)
+        return CPS_ERR;
+    return create_trap(s, err);
 }
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -571,10 +714,9 @@ typedef struct batch {
         uint32_t ident, ent;
     } * ident_ent;
     size_t nident_ent, ident_ent_cap;
-    bool *poison;   /* k -> set aside */
-    bool bisecting; /* a range failed: the batch is being split (extract_bisect) */
+    bool *poison; /* k -> set aside */
     aside *asides;
-    size_t naside;
+    size_t naside, aside_cap;
     cps_error *err;
 } batch;
 
@@ -606,17 +748,16 @@ static void batch_free(batch *b)
 
 static void add_aside(batch *b, const char *id, int row, const char *error)
 {
-    b->asides = xrealloc(b->asides, (b->naside + 1) * sizeof *b->asides);
+    xgrow((void **)&b->asides, &b->aside_cap, b->naside + 1, sizeof *b->asides);
     b->asides[b->naside].id = xstrdup(id);
     b->asides[b->naside].row = row;
     b->asides[b->naside].error = error ? xstrdup(error) : NULL;
     b->naside++;
 }
 
-/* The statement evaluating the expressions of a batch's events k in [$1, $2]
- * into cps_vals. The events of the range come first (OFFSET 0 fences the
- * subquery), so that no expression runs on an event outside it: a failure
- * belongs to the range. */
+/* The statement evaluating the expressions of the batch's events into
+ * cps_vals. The batch's events come first (OFFSET 0 fences the subquery), so
+ * that no expression runs on an event outside it. */
 static const char *extract_sql(stitcher *s)
 {
     if (!s->extract) {
@@ -627,8 +768,7 @@ static const char *extract_sql(stitcher *s)
                         "SELECT e.*, b.cps_k, g.cps_g FROM pg_temp.cps_batch b "
                         "JOIN {ce}.customer_events e ON e.id = b.cps_id "
                         "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id "
-                        "WHERE b.cps_k BETWEEN $1::int AND $2::int OFFSET 0) AS customer_events "
-                        "CROSS JOIN LATERAL (");
+                        "OFFSET 0) AS customer_events CROSS JOIN LATERAL (");
         sb_append(&sql, s->branches);
         sb_append(&sql, ") AS x WHERE x.v <> ''");
         s->extract = sb_detach(&sql);
@@ -636,162 +776,89 @@ static const char *extract_sql(stitcher *s)
     return s->extract;
 }
 
-/*
- * A batch is being bisected: a bisection among many failing events runs
- * extract_sql thousands of times on ever smaller ranges. Each range's events
- * are then found by index lookups (a hash join would read every event of the
- * table each time), and the statement is prepared once per session: parsing
- * and planning it (every expression) cost more than running it on a small
- * range. Where it cannot be prepared (under a savepoint), it is run as
- * before, and its error is met there.
- */
-static int start_bisecting(batch *b, cps_error *err)
+/* The batch's expressions event by event through the trap (create_trap):
+ * the identifiers of the events that pass go to cps_vals, the events that
+ * fail are set aside. */
+static int trap_batch(batch *b, cps_error *err)
 {
     stitcher *s = b->s;
-    b->bisecting = true;
-    /* the joins in the order written: from the range's events by the key of
-       customer_events, whatever the statistics of a table not analyzed yet */
-    if ((!s->index_lookups && db_prefer_index_lookups(s->d, err) < 0) ||
-        db_exec(s->d, err, "SET LOCAL join_collapse_limit = 1", 0, NULL) < 0)
-        return CPS_ERR;
-    if (s->extract_prepared)
-        return 0;
-    if (db_savepoint(s->d, err) < 0)
-        return CPS_ERR;
-    cps_error e;
-    if (db_prepare(s->d, &e, EXTRACT_STATEMENT, extract_sql(s), 2) < 0) {
-        if (db_interrupted() || db_sqlstate_fatal(e.sqlstate)) {
-            *err = e;
-            return db_interrupted() ? CPS_EINTR : CPS_ERR;
-        }
-        log_debug(STEP, "the expressions' statement is not prepared: %s", e.msg);
-        s->extract_prepared = -1;
-        return db_rollback_to_savepoint(s->d, err) < 0 ? CPS_ERR : db_release_savepoint(s->d, err);
-    }
-    s->extract_prepared = 1;
-    return db_release_savepoint(s->d, err);
-}
-
-/* The join methods of the batch's transaction back to what they were before
- * start_bisecting, for the statements after the bisection. */
-static int stop_bisecting(batch *b, cps_error *err)
-{
-    if (!b->bisecting)
-        return 0;
-    b->bisecting = false;
-    return db_exec(b->s->d, err,
-                   b->s->index_lookups ? "SET LOCAL join_collapse_limit TO DEFAULT"
-                                       : "SET LOCAL join_collapse_limit TO DEFAULT; "
-                                         "SET LOCAL enable_hashjoin TO DEFAULT; "
-                                         "SET LOCAL enable_mergejoin TO DEFAULT",
-                   0, NULL) < 0
-               ? CPS_ERR
-               : 0;
-}
-
-/* Evaluate the expressions of events k in [lo, hi] of batch b into cps_vals. */
-static int64_t extract_range(batch *b, int lo, int hi, cps_error *err)
-{
-    stitcher *s = b->s;
-    char los[16], his[16];
-    snprintf(los, sizeof los, "%d", lo);
-    snprintf(his, sizeof his, "%d", hi);
-    const char *params[] = {los, his};
+    static const char *sql =
+        "WITH t AS MATERIALIZED (SELECT * FROM " TRAP_FUNCTION "($1::int)), "
+        "ins AS (INSERT INTO pg_temp.cps_vals (cps_k, c, v) "
+        "SELECT t.cps_trap_k, t.cps_trap_c, t.cps_trap_v FROM t WHERE t.cps_trap_fail IS NULL "
+        "AND t.cps_trap_try NOT IN (SELECT f.cps_trap_try FROM t f "
+        "WHERE f.cps_trap_fail IS NOT NULL)) "
+        "SELECT f.cps_trap_k, b.cps_id, f.cps_trap_c, f.cps_trap_fail FROM t f "
+        "JOIN pg_temp.cps_batch b ON b.cps_k = f.cps_trap_k "
+        "WHERE f.cps_trap_fail IS NOT NULL ORDER BY f.cps_trap_k";
+    char ns[16];
+    snprintf(ns, sizeof ns, "%d", b->n);
+    const char *params[] = {ns};
     double t0 = now_seconds();
-    int64_t rc = b->bisecting && s->extract_prepared > 0
-                     ? db_exec_prepared(s->d, err, EXTRACT_STATEMENT, 2, params)
-                     : db_exec_raw(s->d, err, extract_sql(s), 2, params);
-    if (rc >= 0)
-        log_statement(t0, rc, "INSERT INTO pg_temp.cps_vals: the stitching expressions");
-    return rc;
-}
-
-/* Which config row fails on the single event k? Sets it aside with that row. */
-static int diagnose_poison(batch *b, int k, const cps_error *first, cps_error *err)
-{
-    stitcher *s = b->s;
-    char ks[16];
-    snprintf(ks, sizeof ks, "%d", k);
-    const char *params[] = {ks};
-    PGresult *res = db_query(s->d, err,
-                             "SELECT b.cps_id, e.event_id FROM pg_temp.cps_batch b "
-                             "JOIN {ce}.customer_events e ON e.id = b.cps_id WHERE b.cps_k = $1",
-                             1, params);
+    PGresult *res = db_query_raw(s->d, err, sql, 1, params);
     if (!res)
-        return CPS_ERR;
-    char *id = PQntuples(res) ? xstrdup(PQgetvalue(res, 0, 0)) : xstrdup("?");
-    char *event_id = PQntuples(res) ? xstrdup(PQgetvalue(res, 0, 1)) : xstrdup("");
-    PQclear(res);
-    int row = -1;
-    char *message = xstrdup(first->msg);
-    for (size_t i = 0; i < s->nrows && row < 0; i++) {
-        if (strcmp(s->rows[i].event_id, event_id) || s->rows[i].broken)
-            continue;
-        strbuf sql = STRBUF_INIT;
-        sb_append(&sql, "SELECT count(probe.v) FROM (SELECT ");
-        stitchexpr_append(&sql, s->rows[i].expr);
-        sql_expand_into(&sql, db_schemas(s->d),
-                        " AS v FROM {ce}.customer_events AS customer_events "
-                        "WHERE customer_events.id = $1) AS probe");
-        const char *p[] = {id};
-        cps_error e;
-        if (db_savepoint(s->d, err) < 0) {
-            sb_free(&sql);
-            free(id), free(event_id), free(message);
-            return CPS_ERR;
+        return db_interrupted() ? CPS_EINTR : CPS_ERR;
+    int n = PQntuples(res);
+    log_statement(t0, n, "the stitching expressions event by event (the trap)");
+    for (int i = 0; i < n; i++) {
+        int k = atoi(PQgetvalue(res, i, 0));
+        if (k < 1 || k > b->n || b->poison[k]) {
+            PQclear(res);
+            return cps_error_set(err, "unexpected row of the trap function for batch event %d", k);
         }
-        if (db_exec_raw(s->d, &e, sb_str(&sql), 1, p) < 0) {
-            if (db_sqlstate_fatal(e.sqlstate)) {
-                *err = e;
-                sb_free(&sql);
-                free(id), free(event_id), free(message);
-                return db_interrupted() ? CPS_EINTR : CPS_ERR;
-            }
-            row = (int)i;
-            free(message);
-            message = xstrdup(e.msg);
-            db_rollback_to_savepoint(s->d, err);
-        }
-        db_release_savepoint(s->d, err);
-        sb_free(&sql);
+        const char *id = PQgetvalue(res, i, 1);
+        int row = PQgetisnull(res, i, 2) ? -1 : atoi(PQgetvalue(res, i, 2));
+        if (row >= (int)s->nrows)
+            row = -1;
+        const char *message = PQgetvalue(res, i, 3);
+        b->poison[k] = true;
+        add_aside(b, id, row, message);
+        log_msg(s->aside_named++ < ASIDE_WARNINGS ? LOG_WARN : LOG_DEBUG, STEP,
+                "event \"%s\" set aside: the stitching expression for attribute \"%s\" fails "
+                "on it: %s",
+                id, row >= 0 ? s->rows[row].attribute_id : "?", message);
+        if (s->aside_named == ASIDE_WARNINGS + 1)
+            log_warn(STEP,
+                     "more events set aside: %s.failed_events holds each with its error "
+                     "(and -v names them here)",
+                     db_config(s->d)->ps_schema);
     }
-    b->poison[k] = true;
-    add_aside(b, id, row, message);
-    log_warn(STEP,
-             "event \"%s\" set aside: the stitching expression for attribute \"%s\" fails "
-             "on it: %s",
-             id, row >= 0 ? s->rows[row].attribute_id : "?", message);
-    free(id);
-    free(event_id);
-    free(message);
+    PQclear(res);
     return 0;
 }
 
-/* Evaluate [lo, hi]; on a data error, split it until the failing events are found. */
-static int extract_bisect(batch *b, int lo, int hi, cps_error *err)
+/* Evaluate the batch's expressions into cps_vals; where they fail on some
+ * events (a data error), the trap finds those events and sets them aside. */
+static int extract_batch(batch *b, cps_error *err)
 {
     stitcher *s = b->s;
-    if (lo > hi)
-        return 0;
     if (db_savepoint(s->d, err) < 0)
         return CPS_ERR;
     cps_error e;
-    int64_t rc = extract_range(b, lo, hi, &e);
-    if (rc >= 0)
+    double t0 = now_seconds();
+    int64_t rc = db_exec_raw(s->d, &e, extract_sql(s), 0, NULL);
+    if (rc >= 0) {
+        log_statement(t0, rc, "INSERT INTO pg_temp.cps_vals: the stitching expressions");
         return db_release_savepoint(s->d, err);
+    }
     if (rc == CPS_EINTR || db_sqlstate_fatal(e.sqlstate)) {
         *err = e;
         return rc == CPS_EINTR ? CPS_EINTR : CPS_ERR;
     }
     if (db_rollback_to_savepoint(s->d, err) < 0 || db_release_savepoint(s->d, err) < 0)
         return CPS_ERR;
-    if (lo == hi)
-        return diagnose_poison(b, lo, &e, err);
-    if (!b->bisecting && start_bisecting(b, err) < 0)
-        return db_interrupted() ? CPS_EINTR : CPS_ERR;
-    int mid = lo + (hi - lo) / 2;
-    int r = extract_bisect(b, lo, mid, err);
-    return r < 0 ? r : extract_bisect(b, mid + 1, hi, err);
+    if (s->trap_problem)
+        return cps_error_set(err,
+                             "a stitching expression fails on an event of this batch (%s), and "
+                             "the failing events cannot be set aside: the function that finds "
+                             "them (" TRAP_FUNCTION ") could not be created (%s); the batch stays "
+                             "queued",
+                             e.msg, s->trap_problem);
+    log_info(STEP,
+             "a stitching expression fails on some of the batch's %d events (%s): finding "
+             "them to set them aside",
+             b->n, e.msg);
+    return trap_batch(b, err);
 }
 
 /* Rows of the batch: k, id, event_time, queue xmin, present, entity, its first event. */
@@ -924,7 +991,7 @@ static int read_batch(stitcher *s, batch *b, cps_error *err)
     /* (with index lookups forced, statistics choose nothing) */
     if (!s->index_lookups && db_exec(s->d, err, "ANALYZE pg_temp.cps_batch", 0, NULL) < 0)
         return CPS_ERR;
-    if ((rc = extract_bisect(b, 1, (int)n, err)) < 0 || (rc = stop_bisecting(b, err)) < 0)
+    if ((rc = extract_batch(b, err)) < 0)
         return rc;
     if (!s->index_lookups && db_exec(s->d, err, "ANALYZE pg_temp.cps_vals", 0, NULL) < 0)
         return CPS_ERR;

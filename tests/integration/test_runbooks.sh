@@ -187,7 +187,7 @@ done
 assert_eq "r v" "$(sql "SELECT string_agg(relkind::text, ' ' ORDER BY relname DESC) FROM pg_class
                          WHERE relnamespace = 'public'::regnamespace AND relname IN ('pivoted_customer_attributes', 'customer_events')")" \
           "the CDP's own objects are back"
-assert_eq "old-1 old-2" "$(sql "SELECT string_agg(customer_entity_id, ' ' ORDER BY 1) FROM public.pivoted_customer_attributes")"
+assert_eq "old-1 old-2" "$(sql "SELECT string_agg(customer_entity_id, ' ' ORDER BY customer_entity_id) FROM public.pivoted_customer_attributes")"
 assert_eq "$old_view" "$(sql "SELECT pg_get_viewdef('public.customer_events'::regclass)")" "the old view is back"
 assert_eq 2 "$(sql "SELECT count(*) FROM public.pivoted_customer_attributes_view")"
 assert_eq 0 "$(sql "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace

@@ -61,7 +61,7 @@ sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload) VALU
        ('e1', 'web', '2024-01-01', '{\"n\": \"bad\"}'), ('e2', 'web', '2024-01-02', '{\"n\": \"5\"}'),
        ('e3', 'web', '2024-01-03', '{\"n\": \"bad\"}')"
 expect_status 1 cps stitch
-assert_eq "e1,e3" "$(sql "SELECT string_agg(customer_event_id, ',' ORDER BY 1) FROM cdp_ps.failed_events")"
+assert_eq "e1,e3" "$(sql "SELECT string_agg(customer_event_id, ',' ORDER BY customer_event_id) FROM cdp_ps.failed_events")"
 sql "UPDATE cdp_ce.customer_events SET payload = '{\"n\": \"5\"}' WHERE id = 'e1'"
 sql "UPDATE cdp_ce.customer_events SET payload = '{\"n\": \"still bad\"}' WHERE id = 'e3'"
 expect_status 1 cps stitch
@@ -87,6 +87,66 @@ sql "UPDATE cdp_ce.customer_events SET payload = '{\"n\": \"5\"}' WHERE id = 'e2
 expect_status 0 cps stitch
 assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.failed_events")" "the stitched event's row is gone"
 assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.customer_events_to_process")" "nothing queued again"
+
+# The trap that finds failing events (pg_temp.cps_stitch_trap) evaluates a
+# failing batch in ranges, then event by event. A set-returning expression
+# that fails on its third value has given two rows before the error: they
+# do not count, neither for the event (set aside, no identifier of its own)
+# nor for the range around it (the good events' values come from their own
+# evaluation, once each). An event failing in two expressions is set aside
+# under the first in config order.
+newdb trap
+setup
+sql "DELETE FROM cdp_ps.state"
+sql <<'SQL'
+INSERT INTO public.attributes (id) VALUES ('tag');
+INSERT INTO cdp_ps.stitching_attributes_config VALUES
+  ('tag', 'web', '(jsonb_array_elements_text(payload->''tags'')::int)::text');
+INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload)
+  SELECT 'w' || i, 'web', timestamp '2024-01-01' + i * interval '1 second',
+         jsonb_build_object('n', (i % 7)::text, 'cookie', 'c' || i,
+                            'tags', CASE WHEN i = 5 THEN '["901", "902", "x"]'::jsonb
+                                         ELSE jsonb_build_array((1000 + i)::text, (2000 + i)::text) END)
+  FROM generate_series(1, 300) i;
+UPDATE cdp_ce.customer_events SET payload = payload || '{"n": "bad", "tags": ["y"]}' WHERE id = 'w250';
+SQL
+expect_status 1 cps stitch
+assert_contains "$OUT" "2 events set aside"
+assert_eq "w250 num|w5 tag" "$(sql "SELECT string_agg(customer_event_id || ' ' || attribute_id, '|' ORDER BY customer_event_id)
+                                    FROM cdp_ps.failed_events")" "the failing events, each under its first failing row"
+assert_contains "$(sql "SELECT error FROM cdp_ps.failed_events WHERE customer_event_id = 'w5'")" \
+  'invalid input syntax for type integer: "x"'
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.identifiers WHERE value IN ('901', '902', 'c5', 'c250')")" \
+  "nothing of the failing events, not even the values given before the error"
+assert_eq "298|596|596" "$(sql "SELECT count(*) FILTER (WHERE attribute_id = 'cookie') || '|' ||
+                                       count(*) FILTER (WHERE attribute_id = 'tag') || '|' ||
+                                       count(DISTINCT value) FILTER (WHERE attribute_id = 'tag')
+                                FROM cdp_ps.identifiers")" "every other event's identifiers, once"
+assert_eq 298 "$(sql "SELECT count(*) FROM cdp_ps.matching")" "the others stitched"
+
+# An error that stops the step, inside the trap (a statement timeout on an
+# event after a failing one): raised again, not taken for a failing event;
+# nothing of the batch written, its events stay queued.
+newdb trap_stop
+setup
+sql "DELETE FROM cdp_ps.state"
+sql "UPDATE cdp_ps.stitching_attributes_config
+        SET value_expression = 'CASE WHEN payload ? ''sleep'' THEN pg_sleep(3)::text ELSE payload->>''cookie'' END'
+      WHERE attribute_id = 'cookie'"
+sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload) VALUES
+       ('w1', 'web', '2024-01-01', '{\"n\": \"bad\"}'),
+       ('w2', 'web', '2024-01-02', '{\"n\": \"1\", \"sleep\": 1}'),
+       ('w3', 'web', '2024-01-03', '{\"n\": \"2\"}')"
+sql "ALTER DATABASE $PGDATABASE SET statement_timeout = '1s'"
+expect_status 1 cps stitch
+assert_contains "$OUT" "statement timeout"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.failed_events")" "nothing set aside"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.matching")" "nothing stitched"
+assert_eq 3 "$(sql "SELECT count(*) FROM cdp_ps.customer_events_to_process")" "the batch stays queued"
+sql "ALTER DATABASE $PGDATABASE RESET statement_timeout"
+expect_status 1 cps stitch
+assert_eq w1 "$(sql "SELECT string_agg(customer_event_id, ',') FROM cdp_ps.failed_events")" "then w1 set aside"
+assert_eq 2 "$(sql "SELECT count(*) FROM cdp_ps.matching")" "the others stitched"
 
 # From scratch: the full pass hits the bad payloads and falls back to batches.
 newdb scratch

@@ -24,6 +24,20 @@ static void expands_placeholders(void **state)
     free(sql);
 }
 
+/* A dollar quote's tag is one the body does not hold, so that operator SQL
+ * inside a function body cannot end it. */
+static void dollar_quotes(void **state)
+{
+    (void)state;
+    strbuf sb = STRBUF_INIT;
+    sql_append_dollar_quoted(&sb, "t", "SELECT 1");
+    assert_string_equal(sb_str(&sb), "$t$SELECT 1$t$");
+    sb_free(&sb);
+    sql_append_dollar_quoted(&sb, "t", "SELECT $t$x$t$ || $t1$y$t1$");
+    assert_string_equal(sb_str(&sb), "$t2$SELECT $t$x$t$ || $t1$y$t1$$t2$");
+    sb_free(&sb);
+}
+
 static void quotes_identifiers(void **state)
 {
     (void)state;
@@ -134,11 +148,9 @@ static void unclosed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(expands_placeholders),
-        cmocka_unit_test(quotes_identifiers),
-        cmocka_unit_test(statement_length),
-        cmocka_unit_test(unopened_paren),
-        cmocka_unit_test(unclosed),
+        cmocka_unit_test(expands_placeholders), cmocka_unit_test(quotes_identifiers),
+        cmocka_unit_test(dollar_quotes),        cmocka_unit_test(statement_length),
+        cmocka_unit_test(unopened_paren),       cmocka_unit_test(unclosed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
