@@ -5,8 +5,10 @@
  *   - from scratch (the queue was missing, {ps}.state says "restitch"): one
  *     read of every event, one in-memory resolution, one write transaction
  *     that replaces the stitching state. If an expression fails on some
- *     event, it falls back to putting every event in the queue and
- *     continuing in batches, which can set the failing events aside.
+ *     events, a PL/pgSQL scan finds them (one statement over the table's
+ *     blocks) and every other event is read again, in the same snapshot, the
+ *     failing ones set aside; should that read fail too (a volatile
+ *     expression), every event is queued and stitched in batches.
  *   - incremental: queued events in (event_time, id) order, batch by batch.
  *     A batch is read in one REPEATABLE READ transaction (the expressions are
  *     evaluated into a temporary table; where they fail, a PL/pgSQL trap
@@ -55,9 +57,10 @@ typedef struct stitcher {
     size_t ngroups;
     char **attrs; /* distinct attribute_id values */
     size_t nattrs;
-    char *branches;     /* the LATERAL body evaluating every expression */
-    char *extract;      /* the statement evaluating a batch's expressions (extract_sql) */
-    char *trap_problem; /* why the session has no trap function (create_trap), or NULL */
+    char *branches;      /* the LATERAL body evaluating every expression */
+    char *extract;       /* the statement evaluating a batch's expressions (extract_sql) */
+    char *trap_problem;  /* why the session has no trap function (create_trap), or NULL */
+    bool exclude_poison; /* the full pass leaves out the events of pg_temp.cps_poison */
     /* the full pass: scalar expressions as columns, the rest LATERAL; a range
      * of the events table's blocks goes between the two parts */
     char *full_sql_head, *full_sql_tail;
@@ -270,12 +273,14 @@ static void free_config(stitcher *s)
 }
 
 /* The event types of the config (pg_temp.cps_grp) in session d: every query
- * that evaluates expressions joins them. */
+ * that evaluates expressions joins them. And the table of the events that a
+ * full pass leaves out (pg_temp.cps_poison, filled in its transaction). */
 static int load_groups(stitcher *s, db *d, cps_error *err)
 {
     if (db_exec(d, err,
                 "CREATE TEMP TABLE IF NOT EXISTS cps_grp (cps_event_id text, cps_g int, "
-                "cps_broken bool); TRUNCATE cps_grp",
+                "cps_broken bool); TRUNCATE cps_grp; "
+                "CREATE TEMP TABLE IF NOT EXISTS cps_poison (id text) ON COMMIT DELETE ROWS",
                 0, NULL) < 0)
         return CPS_ERR;
     db_copy *c = db_copy_in_begin(d, "COPY pg_temp.cps_grp FROM STDIN", err);
@@ -319,6 +324,54 @@ static int load_groups(stitcher *s, db *d, cps_error *err)
 #define TRAP_FUNCTION "pg_temp.cps_stitch_trap"
 #define TRAP_CHUNK    1024
 
+/* The variables of trap_diagnose and of the error's message. */
+#define TRAP_DIAGNOSE_VARS                                                                         \
+    "    cps_trap_id text;\n"                                                                      \
+    "    cps_trap_g int;\n"                                                                        \
+    "    cps_trap_row int;\n"                                                                      \
+    "    cps_trap_msg text;\n"                                                                     \
+    "    cps_trap_detail text;\n"                                                                  \
+    "    cps_trap_hint text;\n"
+
+/* The statements of a trap that, for the failing event cps_trap_id, set
+ * cps_trap_row to the first config row of its group whose expression fails
+ * on it alone (NULL: none does), and cps_trap_msg to that error's message
+ * (else it keeps the one it has). Each line starts with indent. */
+static void trap_diagnose(stitcher *s, strbuf *body, const char *stop_if, const char *in)
+{
+    const cps_schemas *sch = db_schemas(s->d);
+    sb_appendf(body, "%scps_trap_row := NULL;\n%s", in, in);
+    sql_expand_into(body, sch,
+                    "SELECT g.cps_g INTO cps_trap_g FROM {ce}.customer_events e "
+                    "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id "
+                    "WHERE e.id = cps_trap_id;\n");
+    char *deeper = xasprintf("%s        ", in);
+    for (size_t i = 0; i < s->nrows; i++) {
+        const cfg_row *r = &s->rows[i];
+        if (s->group_broken[r->group])
+            continue;
+        sb_appendf(body,
+                   "%sIF cps_trap_row IS NULL AND cps_trap_g = %d THEN\n"
+                   "%s    BEGIN\n"
+                   "%s        PERFORM count(cps_trap_p.v) FROM (SELECT ",
+                   in, r->group, in, in);
+        stitchexpr_append(body, r->expr);
+        sql_expand_into(body, sch,
+                        " AS v FROM {ce}.customer_events AS customer_events "
+                        "WHERE customer_events.id = cps_trap_id) AS cps_trap_p;\n");
+        sb_appendf(body,
+                   "%s    EXCEPTION WHEN OTHERS THEN\n"
+                   "%s        IF %s THEN\n"
+                   "%s            RAISE;\n"
+                   "%s        END IF;\n"
+                   "%s        cps_trap_row := %zu;\n",
+                   in, in, stop_if, in, in, in, i);
+        sql_append_trap_message(body, deeper, "cps_trap_msg");
+        sb_appendf(body, "%s    END;\n%sEND IF;\n", in, in);
+    }
+    free(deeper);
+}
+
 static void trap_body(stitcher *s, strbuf *body, const char *stop_if)
 {
     const cps_schemas *sch = db_schemas(s->d);
@@ -328,14 +381,7 @@ static void trap_body(stitcher *s, strbuf *body, const char *stop_if)
                "    cps_trap_a int := 1;\n"
                "    cps_trap_b int;\n"
                "    cps_trap_w int := %d;\n"
-               "    cps_trap_t int := 0;\n"
-               "    cps_trap_id text;\n"
-               "    cps_trap_g int;\n"
-               "    cps_trap_row int;\n"
-               "    cps_trap_msg text;\n"
-               "    cps_trap_detail text;\n"
-               "    cps_trap_hint text;\n"
-               "BEGIN\n"
+               "    cps_trap_t int := 0;\n" TRAP_DIAGNOSE_VARS "BEGIN\n"
                "    WHILE cps_trap_a <= cps_trap_n LOOP\n"
                "        cps_trap_b := least(cps_trap_a + cps_trap_w - 1, cps_trap_n);\n"
                "        cps_trap_t := cps_trap_t + 1;\n"
@@ -365,38 +411,9 @@ static void trap_body(stitcher *s, strbuf *body, const char *stop_if)
                "            END IF;\n",
                TRAP_CHUNK, stop_if);
     sql_append_trap_message(body, "            ", "cps_trap_msg");
-    sb_append(body, "            cps_trap_row := NULL;\n"
-                    "            SELECT b.cps_id INTO cps_trap_id FROM pg_temp.cps_batch b "
+    sb_append(body, "            SELECT b.cps_id INTO cps_trap_id FROM pg_temp.cps_batch b "
                     "WHERE b.cps_k = cps_trap_a;\n");
-    sql_expand_into(body, sch,
-                    "            SELECT g.cps_g INTO cps_trap_g FROM {ce}.customer_events e "
-                    "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id "
-                    "WHERE e.id = cps_trap_id;\n");
-    /* which expression fails: each of the event's group alone, in config order */
-    for (size_t i = 0; i < s->nrows; i++) {
-        const cfg_row *r = &s->rows[i];
-        if (s->group_broken[r->group])
-            continue;
-        sb_appendf(body,
-                   "            IF cps_trap_row IS NULL AND cps_trap_g = %d THEN\n"
-                   "                BEGIN\n"
-                   "                    PERFORM count(cps_trap_p.v) FROM (SELECT ",
-                   r->group);
-        stitchexpr_append(body, r->expr);
-        sql_expand_into(body, sch,
-                        " AS v FROM {ce}.customer_events AS customer_events "
-                        "WHERE customer_events.id = cps_trap_id) AS cps_trap_p;\n");
-        sb_appendf(body,
-                   "                EXCEPTION WHEN OTHERS THEN\n"
-                   "                    IF %s THEN\n"
-                   "                        RAISE;\n"
-                   "                    END IF;\n"
-                   "                    cps_trap_row := %zu;\n",
-                   stop_if, i);
-        sql_append_trap_message(body, "                    ", "cps_trap_msg");
-        sb_append(body, "                END;\n"
-                        "            END IF;\n");
-    }
+    trap_diagnose(s, body, stop_if, "            ");
     sb_append(body, "            RETURN QUERY SELECT cps_trap_a, cps_trap_row, NULL::text, "
                     "cps_trap_msg, cps_trap_t;\n"
                     "        END;\n"
@@ -405,32 +422,127 @@ static void trap_body(stitcher *s, strbuf *body, const char *stop_if)
                     "END\n");
 }
 
-/* Create the trap on the session (outside any transaction). Where it cannot
- * be, s->trap_problem says why, and a failing batch stops the step. */
+/*
+ * The scan, pg_temp.cps_stitch_scan(n), for stitching from scratch when an
+ * expression fails on some events: the same search as the trap's, over
+ * blocks 0 .. n-1 of the events table instead of a batch (ranges of up to
+ * SCAN_CHUNK blocks, TID range scans; a failing block event by event). It
+ * returns only the failing events: (event id, config row or NULL, message).
+ * The full pass then reads every event again, but for those, in the same
+ * snapshot.
+ */
+#define SCAN_FUNCTION "pg_temp.cps_stitch_scan"
+#define SCAN_CHUNK    256
+/* one event (cps_trap_id), with its group */
+#define TRAP_EVENT                                                                                 \
+    "SELECT e.*, g.cps_g FROM {ce}.customer_events e "                                             \
+    "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id WHERE e.id = cps_trap_id"
+
+/* The expressions of the events of subquery `events` (a template) as the
+ * stitching statements evaluate them, into `PERFORM count(x.v)`. */
+static void trap_perform(stitcher *s, strbuf *body, const char *events)
+{
+    sb_append(body, "PERFORM count(x.v) FROM (");
+    sql_expand_into(body, db_schemas(s->d), events);
+    sb_append(body, " OFFSET 0) AS customer_events CROSS JOIN LATERAL (");
+    sb_append(body, s->branches);
+    sb_append(body, ") AS x;\n");
+}
+
+static void scan_body(stitcher *s, strbuf *body, const char *stop_if)
+{
+    sb_appendf(body,
+               "\n#variable_conflict use_column\n"
+               "DECLARE\n"
+               "    cps_trap_a bigint := 0;\n"
+               "    cps_trap_b bigint;\n"
+               "    cps_trap_w bigint := %d;\n"
+               "    cps_trap_lo tid;\n"
+               "    cps_trap_hi tid;\n" TRAP_DIAGNOSE_VARS "BEGIN\n"
+               "    WHILE cps_trap_a < cps_trap_n LOOP\n"
+               "        cps_trap_b := least(cps_trap_a + cps_trap_w, cps_trap_n);\n"
+               "        cps_trap_lo := format('(%%s,0)', cps_trap_a)::tid;\n"
+               "        cps_trap_hi := format('(%%s,0)', cps_trap_b)::tid;\n"
+               "        BEGIN\n"
+               "            ",
+               SCAN_CHUNK);
+    trap_perform(s, body,
+                 "SELECT e.*, g.cps_g FROM {ce}.customer_events e "
+                 "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id "
+                 "WHERE e.ctid >= cps_trap_lo AND e.ctid < cps_trap_hi");
+    sb_appendf(body,
+               "            cps_trap_w := least(cps_trap_w * 2, %d);\n"
+               "        EXCEPTION WHEN OTHERS THEN\n"
+               "            IF %s THEN\n"
+               "                RAISE;\n"
+               "            END IF;\n"
+               "            IF cps_trap_b - cps_trap_a > 1 THEN\n"
+               "                cps_trap_w := (cps_trap_b - cps_trap_a + 1) / 2;\n"
+               "                CONTINUE;\n"
+               "            END IF;\n"
+               "            FOR cps_trap_id IN ",
+               SCAN_CHUNK, stop_if);
+    sql_expand_into(body, db_schemas(s->d),
+                    "SELECT e.id FROM {ce}.customer_events e "
+                    "WHERE e.ctid >= cps_trap_lo AND e.ctid < cps_trap_hi ORDER BY e.ctid LOOP\n");
+    sb_append(body, "                BEGIN\n"
+                    "                    ");
+    trap_perform(s, body, TRAP_EVENT);
+    sb_appendf(body,
+               "                EXCEPTION WHEN OTHERS THEN\n"
+               "                    IF %s THEN\n"
+               "                        RAISE;\n"
+               "                    END IF;\n",
+               stop_if);
+    sql_append_trap_message(body, "                    ", "cps_trap_msg");
+    trap_diagnose(s, body, stop_if, "                    ");
+    sb_append(body, "                    RETURN QUERY SELECT cps_trap_id, cps_trap_row, "
+                    "cps_trap_msg;\n"
+                    "                END;\n"
+                    "            END LOOP;\n"
+                    "        END;\n"
+                    "        cps_trap_a := cps_trap_b;\n"
+                    "    END LOOP;\n"
+                    "END\n");
+}
+
+/* Create the trap and the scan on the session (outside any transaction).
+ * Where they cannot be, s->trap_problem says why: a failing batch then stops
+ * the step, stitching from scratch falls back to batches. */
 static int create_trap(stitcher *s, cps_error *err)
 {
+    static const char *const heads[] = {
+        "CREATE OR REPLACE FUNCTION " TRAP_FUNCTION "(cps_trap_n int) "
+        "RETURNS TABLE (cps_trap_k int, cps_trap_c int, cps_trap_v text, cps_trap_fail text, "
+        "cps_trap_try int)",
+        "CREATE OR REPLACE FUNCTION " SCAN_FUNCTION "(cps_trap_n bigint) "
+        "RETURNS TABLE (cps_trap_e text, cps_trap_c int, cps_trap_fail text)"};
+    void (*const bodies[])(stitcher *, strbuf *, const char *) = {trap_body, scan_body};
     char *stop_if = db_sqlstate_fatal_sql("SQLSTATE");
-    strbuf body = STRBUF_INIT, sql = STRBUF_INIT;
-    trap_body(s, &body, stop_if);
-    sb_append(&sql, "CREATE OR REPLACE FUNCTION " TRAP_FUNCTION "(cps_trap_n int) "
-                    "RETURNS TABLE (cps_trap_k int, cps_trap_c int, cps_trap_v text, "
-                    "cps_trap_fail text, cps_trap_try int) LANGUAGE plpgsql VOLATILE "
-                    "SET enable_hashjoin = off SET enable_mergejoin = off "
-                    "SET join_collapse_limit = 1 SET plan_cache_mode = force_generic_plan AS ");
-    sql_append_dollar_quoted(&sql, "cps_trap", sb_str(&body));
-    cps_error e;
     int rc = 0;
-    if (db_exec_raw(s->d, &e, sb_str(&sql), 0, NULL) < 0) {
-        if (db_interrupted() || db_sqlstate_fatal(e.sqlstate)) {
-            *err = e;
-            rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
-        } else {
-            s->trap_problem = xstrdup(e.msg);
-            log_debug(STEP, "the trap function is not created: %s", e.msg);
+    for (size_t i = 0; i < 2 && rc == 0 && !s->trap_problem; i++) {
+        strbuf body = STRBUF_INIT, sql = STRBUF_INIT;
+        bodies[i](s, &body, stop_if);
+        /* plans by index lookups (or TID ranges), as written, the same for every call */
+        sb_appendf(&sql,
+                   "%s LANGUAGE plpgsql VOLATILE SET enable_hashjoin = off "
+                   "SET enable_mergejoin = off SET join_collapse_limit = 1 "
+                   "SET plan_cache_mode = force_generic_plan AS ",
+                   heads[i]);
+        sql_append_dollar_quoted(&sql, "cps_trap", sb_str(&body));
+        cps_error e;
+        if (db_exec_raw(s->d, &e, sb_str(&sql), 0, NULL) < 0) {
+            if (db_interrupted() || db_sqlstate_fatal(e.sqlstate)) {
+                *err = e;
+                rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
+            } else {
+                s->trap_problem = xstrdup(e.msg);
+                log_debug(STEP, "the trap functions are not created: %s", e.msg);
+            }
         }
+        sb_free(&sql);
+        sb_free(&body);
     }
-    sb_free(&sql);
-    sb_free(&body);
     free(stop_if);
     return rc;
 }
@@ -608,8 +720,8 @@ static int stage_results(stitcher *s, sc_graph *g, char *const *known, cps_error
     return db_copy_in_end(c, NULL, err);
 }
 
-static int stage_aside_and_dequeue(stitcher *s, const aside *asides, size_t naside,
-                                   const dequeue *done, size_t ndone, cps_error *err)
+/* The events set aside (those with an error) into pg_temp.cps_w_fail. */
+static int copy_asides(stitcher *s, const aside *asides, size_t naside, cps_error *err)
 {
     db_copy *c;
     if (copy_rows(s->d, "cps_w_fail", err, &c) < 0)
@@ -624,9 +736,14 @@ static int stage_aside_and_dequeue(stitcher *s, const aside *asides, size_t nasi
         copyin_end_row(c);
         s->failed++;
     }
-    if (db_copy_in_end(c, NULL, err) < 0)
-        return CPS_ERR;
-    if (copy_rows(s->d, "cps_w_done", err, &c) < 0)
+    return db_copy_in_end(c, NULL, err);
+}
+
+static int stage_aside_and_dequeue(stitcher *s, const aside *asides, size_t naside,
+                                   const dequeue *done, size_t ndone, cps_error *err)
+{
+    db_copy *c;
+    if (copy_asides(s, asides, naside, err) < 0 || copy_rows(s->d, "cps_w_done", err, &c) < 0)
         return CPS_ERR;
     for (size_t i = 0; i < ndone; i++) {
         copyin_str(c, done[i].id);
@@ -776,6 +893,21 @@ static const char *extract_sql(stitcher *s)
     return s->extract;
 }
 
+/* An event set aside, in the log: the first ASIDE_WARNINGS of a run as
+ * warnings, the others with -v. */
+static void name_aside(stitcher *s, const char *id, int row, const char *message)
+{
+    log_msg(s->aside_named++ < ASIDE_WARNINGS ? LOG_WARN : LOG_DEBUG, STEP,
+            "event \"%s\" set aside: the stitching expression for attribute \"%s\" fails on "
+            "it: %s",
+            id, row >= 0 ? s->rows[row].attribute_id : "?", message);
+    if (s->aside_named == ASIDE_WARNINGS + 1)
+        log_warn(STEP,
+                 "more events set aside: %s.failed_events holds each with its error (and -v "
+                 "names them here)",
+                 db_config(s->d)->ps_schema);
+}
+
 /* The batch's expressions event by event through the trap (create_trap):
  * the identifiers of the events that pass go to cps_vals, the events that
  * fail are set aside. */
@@ -813,15 +945,7 @@ static int trap_batch(batch *b, cps_error *err)
         const char *message = PQgetvalue(res, i, 3);
         b->poison[k] = true;
         add_aside(b, id, row, message);
-        log_msg(s->aside_named++ < ASIDE_WARNINGS ? LOG_WARN : LOG_DEBUG, STEP,
-                "event \"%s\" set aside: the stitching expression for attribute \"%s\" fails "
-                "on it: %s",
-                id, row >= 0 ? s->rows[row].attribute_id : "?", message);
-        if (s->aside_named == ASIDE_WARNINGS + 1)
-            log_warn(STEP,
-                     "more events set aside: %s.failed_events holds each with its error "
-                     "(and -v names them here)",
-                     db_config(s->d)->ps_schema);
+        name_aside(s, id, row, message);
     }
     PQclear(res);
     return 0;
@@ -1109,8 +1233,10 @@ typedef struct full_pass {
     char **queue_ids; /* queue rows seen, to consume */
     char **queue_xmins;
     size_t nqueue, queue_cap;
-    int64_t now;  /* the write transaction's now(): customer_entities' created and modified */
-    int sessions; /* that read every event */
+    int64_t now;   /* the write transaction's now(): customer_entities' created and modified */
+    int sessions;  /* that read every event */
+    aside *poison; /* events an expression fails on (find_poison), left out */
+    size_t npoison, poison_cap;
 } full_pass;
 
 /* One identifier value of the current event in the full pass. */
@@ -1203,6 +1329,12 @@ static void full_pass_free(full_pass *p)
     }
     free(p->queue_ids);
     free(p->queue_xmins);
+    for (size_t i = 0; i < p->npoison; i++) {
+        free(p->poison[i].id);
+        free(p->poison[i].error);
+    }
+    free(p->poison);
+    memset(p, 0, sizeof *p);
 }
 
 /* Fills a table from the resolved graph, through COPY. */
@@ -1394,8 +1526,15 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
                  fill_entities, NULL, err) < 0)
         return CPS_ERR;
     s->entities_new += (int64_t)fg_entity_count(g);
+    static const char *const set_aside[] = {
+        "INSERT INTO {ps}.failed_events (customer_event_id, attribute_id, event_id, error, "
+        "failed_at) SELECT id, attribute_id, event_id, error, now() FROM pg_temp.cps_w_fail"};
+    if (p->npoison &&
+        (copy_asides(s, p->poison, p->npoison, err) < 0 || exec_all(s->d, err, set_aside, 1) < 0))
+        return CPS_ERR;
 
-    /* Queue: consume what was read; events of broken expressions wait there. */
+    /* Queue: consume what was read (the events set aside too); events of
+       broken expressions wait there. */
     if (copy_rows(s->d, "cps_w_done (id, row_version)", err, &c) < 0)
         return CPS_ERR;
     for (size_t i = 0; i < p->nqueue; i++) {
@@ -1469,15 +1608,41 @@ static int fall_back_to_batches(stitcher *s, cps_error *err)
     return rc;
 }
 
-/* A block range of the events table, or all of it (from = to = 0). */
+/* The events set aside into pg_temp.cps_poison of session d, in its
+ * transaction: the full pass leaves them out. */
+static int load_poison(const full_pass *p, db *d, cps_error *err)
+{
+    if (p->npoison == 0)
+        return 0;
+    db_copy *c = db_copy_in_begin(d, "COPY pg_temp.cps_poison FROM STDIN", err);
+    if (!c)
+        return CPS_ERR;
+    for (size_t i = 0; i < p->npoison; i++) {
+        copyin_str(c, p->poison[i].id);
+        copyin_end_row(c);
+    }
+    return db_copy_in_end(c, NULL, err);
+}
+
+/* A block range of the events table, or all of it (from = to = 0); without
+ * the events set aside (find_poison). */
 static char *full_pass_sql(const stitcher *s, int64_t from, int64_t to)
 {
     strbuf sql = STRBUF_INIT;
     sb_append(&sql, s->full_sql_head);
-    if (from > 0)
-        sb_appendf(&sql, " WHERE e.ctid >= '(%lld,0)'::tid", (long long)from);
-    if (to > 0)
-        sb_appendf(&sql, " %s e.ctid < '(%lld,0)'::tid", from > 0 ? "AND" : "WHERE", (long long)to);
+    const char *where = " WHERE";
+    if (from > 0) {
+        sb_appendf(&sql, "%s e.ctid >= '(%lld,0)'::tid", where, (long long)from);
+        where = " AND";
+    }
+    if (to > 0) {
+        sb_appendf(&sql, "%s e.ctid < '(%lld,0)'::tid", where, (long long)to);
+        where = " AND";
+    }
+    if (s->exclude_poison)
+        sb_appendf(&sql,
+                   "%s NOT EXISTS (SELECT 1 FROM pg_temp.cps_poison cps_p WHERE cps_p.id = e.id)",
+                   where);
     sb_append(&sql, s->full_sql_tail);
     return sb_detach(&sql);
 }
@@ -1528,7 +1693,8 @@ static int read_every_event(stitcher *s, full_pass *p, db *second, int64_t block
             db_close(second);
             return rc;
         }
-        if (db_begin_read_snapshot(second, snapshot, &why) < 0) {
+        if (db_begin_read_snapshot(second, snapshot, &why) < 0 ||
+            load_poison(p, second, &why) < 0) {
             log_warn(STEP, "reading every event on one session: the second failed (%s)", why.msg);
             db_close(second);
             second = NULL;
@@ -1591,36 +1757,91 @@ static int analyze_written(stitcher *s, int sessions, cps_error *err)
     return rc;
 }
 
+/* In the full pass's read transaction, before it reads: the events an
+ * expression fails on, found by the scan (create_trap), to leave out. */
+static int find_poison(stitcher *s, full_pass *p, cps_error *err)
+{
+    char blocks[24];
+    snprintf(blocks, sizeof blocks, "%lld",
+             (long long)db_table_blocks(s->d, "{ce}.customer_events"));
+    const char *params[] = {blocks};
+    double t0 = now_seconds();
+    PGresult *res =
+        db_query_raw(s->d, err, "SELECT * FROM " SCAN_FUNCTION "($1::bigint)", 1, params);
+    if (!res)
+        return db_interrupted() ? CPS_EINTR : CPS_ERR;
+    int n = PQntuples(res);
+    log_statement(t0, n, "the stitching expressions over every event (the scan)");
+    for (int i = 0; i < n; i++) {
+        const char *id = PQgetvalue(res, i, 0), *message = PQgetvalue(res, i, 2);
+        int row = PQgetisnull(res, i, 1) ? -1 : atoi(PQgetvalue(res, i, 1));
+        if (row >= (int)s->nrows)
+            row = -1;
+        xgrow((void **)&p->poison, &p->poison_cap, p->npoison + 1, sizeof *p->poison);
+        p->poison[p->npoison++] = (aside){xstrdup(id), row, xstrdup(message)};
+        name_aside(s, id, row, message);
+    }
+    PQclear(res);
+    s->exclude_poison = n > 0;
+    return load_poison(p, s->d, err);
+}
+
+/* Read every event into p, in one snapshot, on one or two sessions; with
+ * `poison`, after finding the events an expression fails on and leaving
+ * them out. */
+static int read_all(stitcher *s, full_pass *p, int64_t expected, bool poison, cps_error *err)
+{
+    /* distinct identifiers are usually a third of the events or fewer; the table grows if not */
+    if (!(p->g = fg_new(NULL, expected > 4000 ? (size_t)expected / 4 : 1000, err)))
+        return CPS_ERR;
+    p->held_back = idtab_new(64);
+    int64_t blocks = 0;
+    db *second = second_reader(s, &blocks);
+    /* a signal while connecting had no statement to cancel */
+    int rc = db_interrupted() ? CPS_EINTR : db_begin_read(s->d, err);
+    if (rc == 0 && poison)
+        rc = find_poison(s, p, err);
+    if (rc == 0) {
+        char *sql = db_sql(s->d, "COPY (SELECT customer_event_id, xmin::text "
+                                 "FROM {ps}.customer_events_to_process) TO STDOUT");
+        rc = db_copy_out(s->d, sql, queue_row, p, NULL, err);
+        free(sql);
+    }
+    if (rc == 0)
+        rc = read_every_event(s, p, second, blocks, err);
+    else
+        db_close(second);
+    db_rollback(s->d);
+    return rc;
+}
+
+/* An error of the full pass's read that some events' payloads may cause. */
+static bool data_error(int rc, const cps_error *err)
+{
+    return rc < 0 && rc != CPS_EINTR && !db_sqlstate_fatal(err->sqlstate);
+}
+
 static int from_scratch(stitcher *s, cps_error *err)
 {
     int64_t expected = db_estimated_rows(s->d, "{ce}.customer_events");
     log_info(STEP, "stitching every event from scratch");
 
     full_pass p = {.s = s};
-    /* distinct identifiers are usually a third of the events or fewer; the table grows if not */
-    if (!(p.g = fg_new(NULL, expected > 4000 ? (size_t)expected / 4 : 1000, err)))
-        return CPS_ERR;
-    p.held_back = idtab_new(64);
     s->prog = progress_begin(STEP, "events read", (uint64_t)expected);
     double t0 = now_seconds();
-    int64_t blocks = 0;
-    db *second = second_reader(s, &blocks);
-    /* a signal while connecting had no statement to cancel */
-    int rc = db_interrupted() ? CPS_EINTR : db_begin_read(s->d, err);
-    if (rc == 0) {
-        char *sql = db_sql(s->d, "COPY (SELECT customer_event_id, xmin::text "
-                                 "FROM {ps}.customer_events_to_process) TO STDOUT");
-        rc = db_copy_out(s->d, sql, queue_row, &p, NULL, err);
-        free(sql);
+    int rc = read_all(s, &p, expected, false, err);
+    if (data_error(rc, err) && !s->trap_problem) {
+        log_warn(STEP,
+                 "a stitching expression failed while reading every event (%s); finding the "
+                 "events it fails on to set them aside, then reading the others again",
+                 err->msg);
+        full_pass_free(&p);
+        p.s = s;
+        rc = read_all(s, &p, expected, true, err);
     }
-    if (rc == 0)
-        rc = read_every_event(s, &p, second, blocks, err);
-    else
-        db_close(second);
-    db_rollback(s->d);
     progress_end(s->prog);
     s->prog = NULL;
-    if (rc < 0 && rc != CPS_EINTR && !db_sqlstate_fatal(err->sqlstate)) {
+    if (data_error(rc, err)) {
         log_warn(STEP,
                  "a stitching expression failed while reading every event (%s); "
                  "queueing all events and continuing in batches to set the failing "

@@ -148,13 +148,42 @@ expect_status 1 cps stitch
 assert_eq w1 "$(sql "SELECT string_agg(customer_event_id, ',') FROM cdp_ps.failed_events")" "then w1 set aside"
 assert_eq 2 "$(sql "SELECT count(*) FROM cdp_ps.matching")" "the others stitched"
 
-# From scratch: the full pass hits the bad payloads and falls back to batches.
+# From scratch: the full pass hits the bad payloads, finds the events they
+# belong to (one statement over the table's blocks), and reads every event
+# again but those, in one snapshot: still one pass, no batches.
 newdb scratch
 setup
 load
 expect_status 1 cps stitch
-assert_contains "$OUT" "continuing in batches"
+assert_contains "$OUT" "finding the events it fails on to set them aside"
+[[ "$OUT" != *"continuing in batches"* ]] || fail "from scratch fell back to batches: $OUT"
 check_poison
+assert_eq true "$(sql "SELECT stats->'steps'->'stitch'->>'from_scratch' FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")" \
+  "stitched from scratch"
+
+# An expression whose failures depend on what ran before it in the session
+# (volatile: it fails once it has been evaluated 1000 times in a
+# transaction) fails the second read too, after the search: stitching from
+# scratch then falls back to batches, and every event ends up stitched or
+# set aside, none lost, none half-applied.
+newdb volatile
+setup
+sql "UPDATE cdp_ps.stitching_attributes_config SET value_expression =
+       'CASE WHEN set_config(''cps_test.calls'', (coalesce(nullif(current_setting(''cps_test.calls'', true), ''''), ''0'')::int + 1)::text, false)::int > 1000
+             THEN (payload->>''cookie'')::int::text ELSE payload->>''cookie'' END'
+     WHERE attribute_id = 'cookie'"
+sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload)
+     SELECT 'w' || i, 'web', timestamp '2024-01-01' + i * interval '1 second',
+            jsonb_build_object('n', (i % 500)::text, 'cookie', 'c' || (i % 300))
+     FROM generate_series(1, 3000) i"
+expect_status 1 cps stitch
+assert_contains "$OUT" "finding the events it fails on"
+assert_contains "$OUT" "continuing in batches"
+assert_eq 3000 "$(sql "SELECT (SELECT count(*) FROM cdp_ps.matching) + (SELECT count(*) FROM cdp_ps.failed_events)")" \
+  "every event stitched or set aside"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.matching m JOIN cdp_ps.failed_events f USING (customer_event_id)")" \
+  "not both"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.customer_events_to_process")" "queue empty"
 
 # An expression that does not compile: its events stay queued, others go on.
 newdb broken

@@ -3,8 +3,8 @@
 # that triggers it). The result is the same as reading on one session, row for
 # row: rows held back in the temporary file keep their escapes (tabs, newlines,
 # backslashes in ids and values), a row longer than the file's read buffer
-# comes back whole, and a failing expression in either half falls back to
-# batches exactly as on one session.
+# comes back whole, and a failing expression in either half sets exactly
+# the failing events aside, the others read again on two sessions.
 source "$(dirname "$0")/lib.sh"
 N=3000
 
@@ -114,7 +114,8 @@ CPS_SPLIT_READ_BLOCKS=2 expect_status 0 cps stitch
 assert_eq "$split" "$(digests)" "the next run does the work"
 
 # A failing expression in the first half, in the second half, or in both:
-# the pass falls back to batches and sets exactly those events aside.
+# the failing events are found, and every other one read again on two
+# sessions (both leaving those out); exactly those events set aside.
 for bad in "17" "2990" "17, 2990"; do
   newdb "poison_${bad//[, ]/_}"
   setup
@@ -122,8 +123,9 @@ for bad in "17" "2990" "17, 2990"; do
   sql "UPDATE cdp_ce.customer_events SET payload = payload || '{\"n\": \"bad\"}'
         WHERE id IN (SELECT 'e' || i FROM unnest(ARRAY[$bad]) i)"
   CPS_SPLIT_READ_BLOCKS=2 expect_status 1 cps -v stitch
-  assert_contains "$OUT" "on two sessions"
-  assert_contains "$OUT" "continuing in batches"
+  assert_eq 2 "$(grep -c "reading the events' blocks .* on two sessions" <<<"$OUT")" "read twice on two sessions ($bad)"
+  assert_contains "$OUT" "finding the events it fails on"
+  [[ "$OUT" != *"continuing in batches"* ]] || fail "fell back to batches ($bad)"
   assert_eq "$(sql "SELECT string_agg('e' || i, ',' ORDER BY 'e' || i) FROM unnest(ARRAY[$bad]) i")" \
     "$(sql "SELECT string_agg(customer_event_id, ',' ORDER BY customer_event_id) FROM cdp_ps.failed_events")" \
     "exactly the failing events set aside ($bad)"
