@@ -506,43 +506,43 @@ static void scan_body(stitcher *s, strbuf *body, const char *stop_if)
                     "END\n");
 }
 
-/* Create the trap and the scan on the session (outside any transaction).
- * Where they cannot be, s->trap_problem says why: a failing batch then stops
- * the step, stitching from scratch falls back to batches. */
-static int create_trap(stitcher *s, cps_error *err)
+/* Create the trap (TRAP_FUNCTION) or the scan (SCAN_FUNCTION) on the session,
+ * outside any transaction: the trap with the session's temporary tables,
+ * the scan only when stitching from scratch meets a failing expression.
+ * Where one cannot be created, s->trap_problem says why: a failing batch then
+ * stops the step, stitching from scratch falls back to batches. */
+static int create_trap(stitcher *s, const char *function, cps_error *err)
 {
-    static const char *const heads[] = {
-        "CREATE OR REPLACE FUNCTION " TRAP_FUNCTION "(cps_trap_n int) "
-        "RETURNS TABLE (cps_trap_k int, cps_trap_c int, cps_trap_v text, cps_trap_fail text, "
-        "cps_trap_try int)",
-        "CREATE OR REPLACE FUNCTION " SCAN_FUNCTION "(cps_trap_n bigint) "
-        "RETURNS TABLE (cps_trap_e text, cps_trap_c int, cps_trap_fail text)"};
-    void (*const bodies[])(stitcher *, strbuf *, const char *) = {trap_body, scan_body};
+    bool scan = strcmp(function, SCAN_FUNCTION) == 0;
     char *stop_if = db_sqlstate_fatal_sql("SQLSTATE");
+    double t0 = now_seconds();
+    strbuf body = STRBUF_INIT, sql = STRBUF_INIT;
+    (scan ? scan_body : trap_body)(s, &body, stop_if);
+    sb_appendf(&sql, "CREATE OR REPLACE FUNCTION %s%s", function,
+               scan ? "(cps_trap_n bigint) RETURNS TABLE (cps_trap_e text, cps_trap_c int, "
+                      "cps_trap_fail text)"
+                    : "(cps_trap_n int) RETURNS TABLE (cps_trap_k int, cps_trap_c int, "
+                      "cps_trap_v text, cps_trap_fail text, cps_trap_try int)");
+    /* plans by index lookups (or TID ranges), as written, the same for every call */
+    sb_append(&sql, " LANGUAGE plpgsql VOLATILE SET enable_hashjoin = off "
+                    "SET enable_mergejoin = off SET join_collapse_limit = 1 "
+                    "SET plan_cache_mode = force_generic_plan AS ");
+    sql_append_dollar_quoted(&sql, "cps_trap", sb_str(&body));
+    cps_error e;
     int rc = 0;
-    for (size_t i = 0; i < 2 && rc == 0 && !s->trap_problem; i++) {
-        strbuf body = STRBUF_INIT, sql = STRBUF_INIT;
-        bodies[i](s, &body, stop_if);
-        /* plans by index lookups (or TID ranges), as written, the same for every call */
-        sb_appendf(&sql,
-                   "%s LANGUAGE plpgsql VOLATILE SET enable_hashjoin = off "
-                   "SET enable_mergejoin = off SET join_collapse_limit = 1 "
-                   "SET plan_cache_mode = force_generic_plan AS ",
-                   heads[i]);
-        sql_append_dollar_quoted(&sql, "cps_trap", sb_str(&body));
-        cps_error e;
-        if (db_exec_raw(s->d, &e, sb_str(&sql), 0, NULL) < 0) {
-            if (db_interrupted() || db_sqlstate_fatal(e.sqlstate)) {
-                *err = e;
-                rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
-            } else {
-                s->trap_problem = xstrdup(e.msg);
-                log_debug(STEP, "the trap functions are not created: %s", e.msg);
-            }
+    if (db_exec_raw(s->d, &e, sb_str(&sql), 0, NULL) < 0) {
+        if (db_interrupted() || db_sqlstate_fatal(e.sqlstate)) {
+            *err = e;
+            rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
+        } else {
+            s->trap_problem = xstrdup(e.msg);
+            log_debug(STEP, "%s is not created: %s", function, e.msg);
         }
-        sb_free(&sql);
-        sb_free(&body);
+    } else {
+        log_debug(STEP, "%s created in %.3f s", function, now_seconds() - t0);
     }
+    sb_free(&sql);
+    sb_free(&body);
     free(stop_if);
     return rc;
 }
@@ -587,7 +587,7 @@ static int create_temp_tables(stitcher *s, cps_error *err)
         return CPS_ERR;
     if (db_exec(s->d, err, "ANALYZE pg_temp.cps_cfg", 0, NULL) < 0)
         return CPS_ERR;
-    return create_trap(s, err);
+    return create_trap(s, TRAP_FUNCTION, err);
 }
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -1837,7 +1837,14 @@ static int from_scratch(stitcher *s, cps_error *err)
                  err->msg);
         full_pass_free(&p);
         p.s = s;
-        rc = read_all(s, &p, expected, true, err);
+        cps_error first = *err;
+        rc = create_trap(s, SCAN_FUNCTION, err);
+        if (rc == 0 && s->trap_problem) { /* no scan: fall back to batches below */
+            *err = first;
+            rc = CPS_ERR;
+        } else if (rc == 0) {
+            rc = read_all(s, &p, expected, true, err);
+        }
     }
     progress_end(s->prog);
     s->prog = NULL;
