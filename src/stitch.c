@@ -57,10 +57,9 @@ typedef struct stitcher {
     size_t ngroups;
     char **attrs; /* distinct attribute_id values */
     size_t nattrs;
-    char *branches;      /* the LATERAL body evaluating every expression */
-    char *extract;       /* the statement evaluating a batch's expressions (extract_sql) */
-    char *trap_problem;  /* why the session has no trap function (create_trap), or NULL */
-    bool exclude_poison; /* the full pass leaves out the events of pg_temp.cps_poison */
+    char *branches;     /* the LATERAL body evaluating every expression */
+    char *extract;      /* the statement evaluating a batch's expressions (extract_sql) */
+    char *trap_problem; /* why the session has no trap function (create_trap), or NULL */
     /* the full pass: scalar expressions as columns, the rest LATERAL; a range
      * of the events table's blocks goes between the two parts */
     char *full_sql_head, *full_sql_tail;
@@ -324,6 +323,31 @@ static int load_groups(stitcher *s, db *d, cps_error *err)
 #define TRAP_FUNCTION "pg_temp.cps_stitch_trap"
 #define TRAP_CHUNK    1024
 
+/* The events of the batch, with their groups, as the statements evaluating
+ * them read them. */
+#define BATCH_EVENTS                                                                               \
+    "SELECT e.*, b.cps_k, g.cps_g FROM pg_temp.cps_batch b "                                       \
+    "JOIN {ce}.customer_events e ON e.id = b.cps_id "                                              \
+    "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id"
+
+/* FROM the events of subquery `events` (a template) evaluated by every
+ * expression of their group: rows of customer_events and x (c, v). The
+ * events come first (OFFSET 0 fences the subquery), so that no expression
+ * runs on an event outside them. */
+static void append_evaluation(stitcher *s, strbuf *sql, const char *events)
+{
+    sb_append(sql, " FROM (");
+    sql_expand_into(sql, db_schemas(s->d), events);
+    sb_append(sql, " OFFSET 0) AS customer_events CROSS JOIN LATERAL (");
+    sb_append(sql, s->branches);
+    sb_append(sql, ") AS x");
+}
+
+/* one event (cps_trap_id), with its group */
+#define TRAP_EVENT                                                                                 \
+    "SELECT e.*, g.cps_g FROM {ce}.customer_events e "                                             \
+    "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id WHERE e.id = cps_trap_id"
+
 /* The variables of trap_diagnose and of the error's message. */
 #define TRAP_DIAGNOSE_VARS                                                                         \
     "    cps_trap_id text;\n"                                                                      \
@@ -342,9 +366,8 @@ static void trap_diagnose(stitcher *s, strbuf *body, const char *stop_if, const 
     const cps_schemas *sch = db_schemas(s->d);
     sb_appendf(body, "%scps_trap_row := NULL;\n%s", in, in);
     sql_expand_into(body, sch,
-                    "SELECT g.cps_g INTO cps_trap_g FROM {ce}.customer_events e "
-                    "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id "
-                    "WHERE e.id = cps_trap_id;\n");
+                    "SELECT customer_events.cps_g INTO cps_trap_g FROM (" TRAP_EVENT
+                    ") AS customer_events;\n");
     char *deeper = xasprintf("%s        ", in);
     for (size_t i = 0; i < s->nrows; i++) {
         const cfg_row *r = &s->rows[i];
@@ -374,7 +397,6 @@ static void trap_diagnose(stitcher *s, strbuf *body, const char *stop_if, const 
 
 static void trap_body(stitcher *s, strbuf *body, const char *stop_if)
 {
-    const cps_schemas *sch = db_schemas(s->d);
     sb_appendf(body,
                "\n#variable_conflict use_column\n"
                "DECLARE\n"
@@ -387,17 +409,11 @@ static void trap_body(stitcher *s, strbuf *body, const char *stop_if)
                "        cps_trap_t := cps_trap_t + 1;\n"
                "        BEGIN\n"
                "            RETURN QUERY SELECT customer_events.cps_k, x.c, x.v, NULL::text, "
-               "cps_trap_t FROM (",
+               "cps_trap_t",
                TRAP_CHUNK);
-    sql_expand_into(body, sch,
-                    "SELECT e.*, b.cps_k, g.cps_g FROM pg_temp.cps_batch b "
-                    "JOIN {ce}.customer_events e ON e.id = b.cps_id "
-                    "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id "
-                    "WHERE b.cps_k BETWEEN cps_trap_a AND cps_trap_b OFFSET 0) AS customer_events "
-                    "CROSS JOIN LATERAL (");
-    sb_append(body, s->branches);
+    append_evaluation(s, body, BATCH_EVENTS " WHERE b.cps_k BETWEEN cps_trap_a AND cps_trap_b");
     sb_appendf(body,
-               ") AS x WHERE x.v <> '';\n"
+               " WHERE x.v <> '';\n"
                "            cps_trap_w := least(cps_trap_w * 2, %d);\n"
                "        EXCEPTION WHEN OTHERS THEN\n"
                "            IF %s THEN\n"
@@ -433,20 +449,14 @@ static void trap_body(stitcher *s, strbuf *body, const char *stop_if)
  */
 #define SCAN_FUNCTION "pg_temp.cps_stitch_scan"
 #define SCAN_CHUNK    256
-/* one event (cps_trap_id), with its group */
-#define TRAP_EVENT                                                                                 \
-    "SELECT e.*, g.cps_g FROM {ce}.customer_events e "                                             \
-    "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id WHERE e.id = cps_trap_id"
 
 /* The expressions of the events of subquery `events` (a template) as the
  * stitching statements evaluate them, into `PERFORM count(x.v)`. */
 static void trap_perform(stitcher *s, strbuf *body, const char *events)
 {
-    sb_append(body, "PERFORM count(x.v) FROM (");
-    sql_expand_into(body, db_schemas(s->d), events);
-    sb_append(body, " OFFSET 0) AS customer_events CROSS JOIN LATERAL (");
-    sb_append(body, s->branches);
-    sb_append(body, ") AS x;\n");
+    sb_append(body, "PERFORM count(x.v)");
+    append_evaluation(s, body, events);
+    sb_append(body, ";\n");
 }
 
 static void scan_body(stitcher *s, strbuf *body, const char *stop_if)
@@ -653,6 +663,27 @@ typedef struct aside {
     char *error;
 } aside;
 
+/* The events a batch or a full pass sets aside. */
+typedef struct aside_list {
+    aside *v;
+    size_t n, cap;
+} aside_list;
+
+static void aside_add(aside_list *l, const char *id, int row, const char *error)
+{
+    xgrow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v);
+    l->v[l->n++] = (aside){xstrdup(id), row, error ? xstrdup(error) : NULL};
+}
+
+static void aside_free(aside_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].id);
+        free(l->v[i].error);
+    }
+    free(l->v);
+}
+
 typedef struct dequeue {
     const char *id; /* borrowed */
     const char *xmin;
@@ -721,29 +752,30 @@ static int stage_results(stitcher *s, sc_graph *g, char *const *known, cps_error
 }
 
 /* The events set aside (those with an error) into pg_temp.cps_w_fail. */
-static int copy_asides(stitcher *s, const aside *asides, size_t naside, cps_error *err)
+static int copy_asides(stitcher *s, const aside_list *l, cps_error *err)
 {
     db_copy *c;
     if (copy_rows(s->d, "cps_w_fail", err, &c) < 0)
         return CPS_ERR;
-    for (size_t i = 0; i < naside; i++) {
-        if (!asides[i].error)
+    for (size_t i = 0; i < l->n; i++) {
+        const aside *a = &l->v[i];
+        if (!a->error)
             continue;
-        copyin_str(c, asides[i].id);
-        copyin_str(c, asides[i].row >= 0 ? s->rows[asides[i].row].attribute_id : NULL);
-        copyin_str(c, asides[i].row >= 0 ? s->rows[asides[i].row].event_id : NULL);
-        copyin_str(c, asides[i].error);
+        copyin_str(c, a->id);
+        copyin_str(c, a->row >= 0 ? s->rows[a->row].attribute_id : NULL);
+        copyin_str(c, a->row >= 0 ? s->rows[a->row].event_id : NULL);
+        copyin_str(c, a->error);
         copyin_end_row(c);
         s->failed++;
     }
     return db_copy_in_end(c, NULL, err);
 }
 
-static int stage_aside_and_dequeue(stitcher *s, const aside *asides, size_t naside,
-                                   const dequeue *done, size_t ndone, cps_error *err)
+static int stage_aside_and_dequeue(stitcher *s, const aside_list *asides, const dequeue *done,
+                                   size_t ndone, cps_error *err)
 {
     db_copy *c;
-    if (copy_asides(s, asides, naside, err) < 0 || copy_rows(s->d, "cps_w_done", err, &c) < 0)
+    if (copy_asides(s, asides, err) < 0 || copy_rows(s->d, "cps_w_done", err, &c) < 0)
         return CPS_ERR;
     for (size_t i = 0; i < ndone; i++) {
         copyin_str(c, done[i].id);
@@ -832,8 +864,7 @@ typedef struct batch {
     } * ident_ent;
     size_t nident_ent, ident_ent_cap;
     bool *poison; /* k -> set aside */
-    aside *asides;
-    size_t naside, aside_cap;
+    aside_list asides;
     cps_error *err;
 } batch;
 
@@ -855,42 +886,31 @@ static void batch_free(batch *b)
     free(b->known);
     idtab_free(b->ents);
     free(b->ident_ent);
-    for (size_t i = 0; i < b->naside; i++) {
-        free(b->asides[i].id);
-        free(b->asides[i].error);
-    }
-    free(b->asides);
+    aside_free(&b->asides);
     sc_free(b->g);
 }
 
-static void add_aside(batch *b, const char *id, int row, const char *error)
-{
-    xgrow((void **)&b->asides, &b->aside_cap, b->naside + 1, sizeof *b->asides);
-    b->asides[b->naside].id = xstrdup(id);
-    b->asides[b->naside].row = row;
-    b->asides[b->naside].error = error ? xstrdup(error) : NULL;
-    b->naside++;
-}
-
 /* The statement evaluating the expressions of the batch's events into
- * cps_vals. The batch's events come first (OFFSET 0 fences the subquery), so
- * that no expression runs on an event outside it. */
+ * cps_vals. */
 static const char *extract_sql(stitcher *s)
 {
     if (!s->extract) {
         strbuf sql = STRBUF_INIT;
-        sql_expand_into(&sql, db_schemas(s->d),
-                        "INSERT INTO pg_temp.cps_vals (cps_k, c, v) "
-                        "SELECT customer_events.cps_k, x.c, x.v FROM ("
-                        "SELECT e.*, b.cps_k, g.cps_g FROM pg_temp.cps_batch b "
-                        "JOIN {ce}.customer_events e ON e.id = b.cps_id "
-                        "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id "
-                        "OFFSET 0) AS customer_events CROSS JOIN LATERAL (");
-        sb_append(&sql, s->branches);
-        sb_append(&sql, ") AS x WHERE x.v <> ''");
+        sb_append(&sql, "INSERT INTO pg_temp.cps_vals (cps_k, c, v) "
+                        "SELECT customer_events.cps_k, x.c, x.v");
+        append_evaluation(s, &sql, BATCH_EVENTS);
+        sb_append(&sql, " WHERE x.v <> ''");
         s->extract = sb_detach(&sql);
     }
     return s->extract;
+}
+
+/* The config row a trap or scan names for a failing event (column col of
+ * row i), or -1: none fails alone. */
+static int trap_row(const stitcher *s, const PGresult *res, int i, int col)
+{
+    int row = PQgetisnull(res, i, col) ? -1 : atoi(PQgetvalue(res, i, col));
+    return row < (int)s->nrows ? row : -1;
 }
 
 /* An event set aside, in the log: the first ASIDE_WARNINGS of a run as
@@ -938,13 +958,10 @@ static int trap_batch(batch *b, cps_error *err)
             PQclear(res);
             return cps_error_set(err, "unexpected row of the trap function for batch event %d", k);
         }
-        const char *id = PQgetvalue(res, i, 1);
-        int row = PQgetisnull(res, i, 2) ? -1 : atoi(PQgetvalue(res, i, 2));
-        if (row >= (int)s->nrows)
-            row = -1;
-        const char *message = PQgetvalue(res, i, 3);
+        const char *id = PQgetvalue(res, i, 1), *message = PQgetvalue(res, i, 3);
+        int row = trap_row(s, res, i, 2);
         b->poison[k] = true;
-        add_aside(b, id, row, message);
+        aside_add(&b->asides, id, row, message);
         name_aside(s, id, row, message);
     }
     PQclear(res);
@@ -996,7 +1013,7 @@ static int batch_event_row(void *arg, char **f, size_t *len, int n, cps_error *e
     b->id_of[k] = xstrdup(f[1]);
     b->xmin_of[k] = xstrdup(f[3]);
     if (f[4][0] != 't') {
-        add_aside(b, f[1], -1, NULL); /* no longer in customer_events: just dequeue */
+        aside_add(&b->asides, f[1], -1, NULL); /* no longer in customer_events: just dequeue */
         return 0;
     }
     if (b->poison[k])
@@ -1167,7 +1184,7 @@ static int run_batch(stitcher *s, int *count, cps_error *err)
     if (rc == 0)
         rc = stage_results(s, b.g, b.known, err);
     if (rc == 0)
-        rc = stage_aside_and_dequeue(s, b.asides, b.naside, done, (size_t)b.n, err);
+        rc = stage_aside_and_dequeue(s, &b.asides, done, (size_t)b.n, err);
     if (rc == 0)
         rc = apply_batch(s, err);
     if (rc == 0)
@@ -1233,10 +1250,9 @@ typedef struct full_pass {
     char **queue_ids; /* queue rows seen, to consume */
     char **queue_xmins;
     size_t nqueue, queue_cap;
-    int64_t now;   /* the write transaction's now(): customer_entities' created and modified */
-    int sessions;  /* that read every event */
-    aside *poison; /* events an expression fails on (find_poison), left out */
-    size_t npoison, poison_cap;
+    int64_t now;       /* the write transaction's now(): customer_entities' created and modified */
+    int sessions;      /* that read every event */
+    aside_list poison; /* events an expression fails on (find_poison), left out */
 } full_pass;
 
 /* One identifier value of the current event in the full pass. */
@@ -1329,11 +1345,7 @@ static void full_pass_free(full_pass *p)
     }
     free(p->queue_ids);
     free(p->queue_xmins);
-    for (size_t i = 0; i < p->npoison; i++) {
-        free(p->poison[i].id);
-        free(p->poison[i].error);
-    }
-    free(p->poison);
+    aside_free(&p->poison);
     memset(p, 0, sizeof *p);
 }
 
@@ -1529,8 +1541,8 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
     static const char *const set_aside[] = {
         "INSERT INTO {ps}.failed_events (customer_event_id, attribute_id, event_id, error, "
         "failed_at) SELECT id, attribute_id, event_id, error, now() FROM pg_temp.cps_w_fail"};
-    if (p->npoison &&
-        (copy_asides(s, p->poison, p->npoison, err) < 0 || exec_all(s->d, err, set_aside, 1) < 0))
+    if (p->poison.n &&
+        (copy_asides(s, &p->poison, err) < 0 || exec_all(s->d, err, set_aside, 1) < 0))
         return CPS_ERR;
 
     /* Queue: consume what was read (the events set aside too); events of
@@ -1612,13 +1624,13 @@ static int fall_back_to_batches(stitcher *s, cps_error *err)
  * transaction: the full pass leaves them out. */
 static int load_poison(const full_pass *p, db *d, cps_error *err)
 {
-    if (p->npoison == 0)
+    if (p->poison.n == 0)
         return 0;
     db_copy *c = db_copy_in_begin(d, "COPY pg_temp.cps_poison FROM STDIN", err);
     if (!c)
         return CPS_ERR;
-    for (size_t i = 0; i < p->npoison; i++) {
-        copyin_str(c, p->poison[i].id);
+    for (size_t i = 0; i < p->poison.n; i++) {
+        copyin_str(c, p->poison.v[i].id);
         copyin_end_row(c);
     }
     return db_copy_in_end(c, NULL, err);
@@ -1626,7 +1638,7 @@ static int load_poison(const full_pass *p, db *d, cps_error *err)
 
 /* A block range of the events table, or all of it (from = to = 0); without
  * the events set aside (find_poison). */
-static char *full_pass_sql(const stitcher *s, int64_t from, int64_t to)
+static char *full_pass_sql(const stitcher *s, const full_pass *p, int64_t from, int64_t to)
 {
     strbuf sql = STRBUF_INIT;
     sb_append(&sql, s->full_sql_head);
@@ -1639,7 +1651,7 @@ static char *full_pass_sql(const stitcher *s, int64_t from, int64_t to)
         sb_appendf(&sql, "%s e.ctid < '(%lld,0)'::tid", where, (long long)to);
         where = " AND";
     }
-    if (s->exclude_poison)
+    if (p->poison.n)
         sb_appendf(&sql,
                    "%s NOT EXISTS (SELECT 1 FROM pg_temp.cps_poison cps_p WHERE cps_p.id = e.id)",
                    where);
@@ -1704,7 +1716,7 @@ static int read_every_event(stitcher *s, full_pass *p, db *second, int64_t block
     int rc;
     if (second) {
         int64_t mid = blocks / 2;
-        char *first_half = full_pass_sql(s, 0, mid), *second_half = full_pass_sql(s, mid, 0);
+        char *first_half = full_pass_sql(s, p, 0, mid), *second_half = full_pass_sql(s, p, mid, 0);
         log_debug(STEP, "reading the events' blocks 0-%lld and %lld-%lld on two sessions",
                   (long long)mid - 1, (long long)mid, (long long)blocks - 1);
         p->sessions = 2;
@@ -1714,7 +1726,7 @@ static int read_every_event(stitcher *s, full_pass *p, db *second, int64_t block
         db_rollback(second);
         db_close(second);
     } else {
-        char *all = full_pass_sql(s, 0, 0);
+        char *all = full_pass_sql(s, p, 0, 0);
         rc = db_copy_out(s->d, all, full_row, p, NULL, err);
         free(all);
     }
@@ -1774,15 +1786,11 @@ static int find_poison(stitcher *s, full_pass *p, cps_error *err)
     log_statement(t0, n, "the stitching expressions over every event (the scan)");
     for (int i = 0; i < n; i++) {
         const char *id = PQgetvalue(res, i, 0), *message = PQgetvalue(res, i, 2);
-        int row = PQgetisnull(res, i, 1) ? -1 : atoi(PQgetvalue(res, i, 1));
-        if (row >= (int)s->nrows)
-            row = -1;
-        xgrow((void **)&p->poison, &p->poison_cap, p->npoison + 1, sizeof *p->poison);
-        p->poison[p->npoison++] = (aside){xstrdup(id), row, xstrdup(message)};
+        int row = trap_row(s, res, i, 1);
+        aside_add(&p->poison, id, row, message);
         name_aside(s, id, row, message);
     }
     PQclear(res);
-    s->exclude_poison = n > 0;
     return load_poison(p, s->d, err);
 }
 
