@@ -751,6 +751,14 @@ static int stage_results(stitcher *s, sc_graph *g, char *const *known, cps_error
     return db_copy_in_end(c, NULL, err);
 }
 
+/* Record the events staged in pg_temp.cps_w_fail (copy_asides) in
+ * {ps}.failed_events; an event already there gets its new error. */
+#define RECORD_ASIDES                                                                              \
+    "INSERT INTO {ps}.failed_events AS f (customer_event_id, attribute_id, event_id, error, "      \
+    "failed_at) SELECT id, attribute_id, event_id, error, now() FROM pg_temp.cps_w_fail "          \
+    "ON CONFLICT (customer_event_id) DO UPDATE SET attribute_id = EXCLUDED.attribute_id, "         \
+    "event_id = EXCLUDED.event_id, error = EXCLUDED.error, failed_at = EXCLUDED.failed_at"
+
 /* The events set aside (those with an error) into pg_temp.cps_w_fail. */
 static int copy_asides(stitcher *s, const aside_list *l, cps_error *err)
 {
@@ -835,10 +843,7 @@ static int apply_batch(stitcher *s, cps_error *err)
         "DELETE FROM {ps}.failed_events f USING pg_temp.cps_w_done d "
         "WHERE f.customer_event_id = d.id AND d.stitched "
         "AND EXISTS (SELECT 1 FROM {ps}.failed_events)",
-        "INSERT INTO {ps}.failed_events AS f (customer_event_id, attribute_id, event_id, error, "
-        "failed_at) SELECT id, attribute_id, event_id, error, now() FROM pg_temp.cps_w_fail "
-        "ON CONFLICT (customer_event_id) DO UPDATE SET attribute_id = EXCLUDED.attribute_id, "
-        "event_id = EXCLUDED.event_id, error = EXCLUDED.error, failed_at = EXCLUDED.failed_at",
+        RECORD_ASIDES,
         /* consume the queue rows read, unless they changed since */
         "DELETE FROM {ps}.customer_events_to_process q USING pg_temp.cps_w_done d "
         "WHERE q.customer_event_id = d.id AND q.xmin = d.row_version::xid",
@@ -1538,9 +1543,7 @@ static int write_full(stitcher *s, full_pass *p, cps_error *err)
                  fill_entities, NULL, err) < 0)
         return CPS_ERR;
     s->entities_new += (int64_t)fg_entity_count(g);
-    static const char *const set_aside[] = {
-        "INSERT INTO {ps}.failed_events (customer_event_id, attribute_id, event_id, error, "
-        "failed_at) SELECT id, attribute_id, event_id, error, now() FROM pg_temp.cps_w_fail"};
+    static const char *const set_aside[] = {RECORD_ASIDES};
     if (p->poison.n &&
         (copy_asides(s, &p->poison, err) < 0 || exec_all(s->d, err, set_aside, 1) < 0))
         return CPS_ERR;
