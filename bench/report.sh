@@ -148,13 +148,15 @@ report_size() {
   size=$(awk -F'\t' 'NR == 2 { print $1 }' "$base.tsv")
   events=$(awk -F'\t' 'NR == 2 { print $2 }' "$base.tsv")
   m() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$base.machine.tsv"; }
+  local huge=''
+  [[ -z $(m huge_pages) ]] || huge=$'\n\n'"Shared memory in 2 MiB huge pages: $(m huge_pages)."
   cat <<EOF
 # CPS benchmark: $size ($events events)
 
 $(m date); CPS $(m cps); $(m cpus) CPUs, $(m memory) memory, disk $(m disk);
 $(m postgresql).
 
-Server settings: \`$(m settings)\`
+Server settings: \`$(m settings)\`$huge
 
 1-minute load average right after each measured run: $(awk -F'\t' 'NR > 1 && $11 != "" {
   if (lo == "" || $11 < lo) lo = $11; if ($11 > hi) hi = $11 } END { print (lo == "" ? "?" : lo "–" hi) }' "$base.runs.tsv")

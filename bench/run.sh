@@ -20,6 +20,8 @@
 #   BENCH_STEPS="stitch incremental attributes attributes_incremental"
 #                         the steps to measure; a partial run prepares what a
 #                         step needs untimed and writes <size>-<date>-<steps>.*
+#   BENCH_HUGE_PAGES=on   as root, reserve 2 MiB huge pages for the server's shared
+#                         memory and give them back at the end; off: 4 KiB pages
 #
 # Everything lives in a private cluster under bench/work/ (kept between runs:
 # the generated data of each size is a template database that is reused);
@@ -47,6 +49,11 @@ STEPS=${BENCH_STEPS:-$ALL_STEPS}
 SAMPLE=${BENCH_SAMPLE:-500}
 APPEND=${BENCH_APPEND:-10000}
 PGR_MAX_EVENTS=${BENCH_PGR_MAX_EVENTS:-5000000}
+HUGE_PAGES=${BENCH_HUGE_PAGES:-on}
+[[ $HUGE_PAGES == on || $HUGE_PAGES == off ]] || {
+  echo "bench: BENCH_HUGE_PAGES must be on or off, not '$HUGE_PAGES'" >&2
+  exit 1
+}
 CPS_ARGS=()
 [[ -n ${BENCH_CPS_CONFIG:-} ]] && CPS_ARGS=(-c "$BENCH_CPS_CONFIG")
 unset CPS_CONFIG PGDATABASE
@@ -80,6 +87,7 @@ PG_SETTINGS=(
   track_io_timing=on
   log_checkpoints=on
   log_autovacuum_min_duration=10s
+  "huge_pages=$([[ $HUGE_PAGES == on ]] && echo try || echo off)"
 )
 
 # ---- small helpers --------------------------------------------------------
@@ -145,6 +153,56 @@ start_cluster() {
     [[ $(q postgres "SELECT current_setting('$name')") == "$value" ]] ||
       die "setting $name is $(q postgres "SHOW $name"), expected $value"
   done
+  if [[ $HUGE_PAGES == on ]]; then reserve_huge_pages; fi
+  HUGE_PAGES_NOTE=$(huge_pages_in_use)
+  log "shared memory in huge pages: $HUGE_PAGES_NOTE"
+}
+
+# Shared memory in 2 MiB huge pages, as PostgreSQL's documentation advises
+# for a large shared_buffers. On this machine (a Firecracker VM) a backend's
+# first touch of each 4 KiB page of shared memory is a page fault of about
+# 3 us, and every cps run is a new backend: without huge pages an incremental
+# batch took twice as long (docs/BENCHMARKS.md). The server runs with
+# huge_pages=try, so it never fails to start for want of them; as root the
+# script reserves what it needs (vm.nr_hugepages) while the server is down,
+# and release_huge_pages gives them back when the benchmark ends.
+HUGE_PAGES_BEFORE=
+reserve_huge_pages() {
+  local need have free
+  [[ $(huge_pages_in_use) == yes* ]] && return
+  need=$(q postgres "SHOW shared_memory_size_in_huge_pages")
+  if [[ $(id -u) -ne 0 || ! -w /proc/sys/vm/nr_hugepages ]]; then
+    log "huge pages: not root, cannot reserve the $need the server needs (as root: sysctl -w vm.nr_hugepages=$need)"
+    return
+  fi
+  "$ROOT/scripts/pgcluster.sh" stop "$WORK/pg"
+  have=$(cat /proc/sys/vm/nr_hugepages)
+  free=$(awk '$1 == "HugePages_Free:" { print $2 }' /proc/meminfo)
+  if ((free < need)); then
+    HUGE_PAGES_BEFORE=$have
+    echo $((have + need - free)) >/proc/sys/vm/nr_hugepages
+    log "huge pages: vm.nr_hugepages $have -> $(cat /proc/sys/vm/nr_hugepages) (the server needs $need)"
+  fi
+  "$ROOT/scripts/pgcluster.sh" start "$WORK/pg"
+}
+
+# Whether the server's shared memory is in huge pages: "yes (N MiB)" or "no".
+# A huge-page mapping shows in the postmaster's maps as /anon_hugepage.
+huge_pages_in_use() {
+  local pid range path bytes=0
+  pid=$(head -1 "$WORK/pg/data/postmaster.pid")
+  while read -r range _ _ _ _ path; do
+    [[ $path == */anon_hugepage* ]] && ((bytes += 16#${range#*-} - 16#${range%-*}))
+  done <"/proc/$pid/maps"
+  if ((bytes > 0)); then echo "yes ($((bytes >> 20)) MiB)"; else echo "no"; fi
+}
+
+# At exit: stop the server and give the reserved huge pages back.
+release_huge_pages() {
+  [[ -n $HUGE_PAGES_BEFORE ]] || return 0
+  "$ROOT/scripts/pgcluster.sh" stop "$WORK/pg"
+  echo "$HUGE_PAGES_BEFORE" >/proc/sys/vm/nr_hugepages
+  log "huge pages: server stopped, vm.nr_hugepages back to $HUGE_PAGES_BEFORE"
 }
 
 # clone SOURCE TARGET: a fresh copy of a database (file copy: fast, untimed).
@@ -612,6 +670,7 @@ machine_info() {
     echo "disk	$(df -h --output=source,fstype,size "$WORK" | tail -1 | tr -s ' ')"
     echo "postgresql	$(q postgres "SELECT version()")"
     echo "settings	$(printf '%s ' "${PG_SETTINGS[@]}")"
+    echo "huge_pages	$HUGE_PAGES_NOTE"
     echo "cps	$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(
       [[ -n $(git -C "$ROOT" status --porcelain -- src gen 2>/dev/null) ]] && echo ' (with uncommitted changes)')"
     echo "date	$(date '+%Y-%m-%d %H:%M %Z')"
@@ -683,6 +742,7 @@ main() {
   for size in $SIZES; do events_of_size "$size" >/dev/null; done
   mkdir -p "$WORK" "$RESULTS"
   chmod 755 "$WORK"
+  trap release_huge_pages EXIT
   start_cluster
   log "benchmark cluster: $PGHOST ($(q postgres "SHOW server_version"))"
   for size in $SIZES; do bench_size "$size"; done
