@@ -65,11 +65,12 @@ static int usage_error(const char *fmt, const char *arg)
 /*
  * An argument after the command that looks like an option: getopt stops at
  * the command (what follows is the command's), so say where options go
- * instead of "too many arguments". argv[0] is the command. Returns
+ * instead of "too many arguments". argv[0] is the command; operands is how
+ * the usage names its own arguments (" FILE"), "" for none. Returns
  * EXIT_USAGE, or 0 if no argument looks like an option. The example never
  * repeats an option's value: a DSN may hold a password.
  */
-static int misplaced_option(int argc, char **argv, const char *command)
+static int misplaced_option(int argc, char **argv, const char *command, const char *operands)
 {
     static const struct {
         char short_name; /* 0: none */
@@ -102,15 +103,15 @@ static int misplaced_option(int argc, char **argv, const char *command)
     }
     if (!moved.len)
         return 0;
-    fprintf(stderr, "cps: options go before the command: cps %s%s\nTry 'cps --help'.\n",
-            sb_str(&moved), command);
+    fprintf(stderr, "cps: options go before the command: cps %s%s%s\nTry 'cps --help'.\n",
+            sb_str(&moved), command, operands);
     sb_free(&moved);
     return EXIT_USAGE;
 }
 
 static int no_args(int argc, char **argv, const char *command)
 {
-    if (misplaced_option(argc, argv, command))
+    if (misplaced_option(argc, argv, command, ""))
         return EXIT_USAGE;
     if (argc > 1)
         return usage_error("too many arguments for '%s'", command);
@@ -164,7 +165,7 @@ static int cmd_cache(int argc, char **argv, cps_config *cfg)
  * A missing or unreadable file is bad usage (2); problems in it fail the run (1). */
 static int cmd_load(int argc, char **argv, cps_config *cfg)
 {
-    if (misplaced_option(argc, argv, "load-stitching-config"))
+    if (misplaced_option(argc, argv, "load-stitching-config", " FILE"))
         return EXIT_USAGE;
     if (argc > 2)
         return usage_error("too many arguments for '%s'", "load-stitching-config");

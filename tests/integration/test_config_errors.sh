@@ -51,7 +51,7 @@ assert_contains "$OUT" "options go before the command: cps -v status"
 expect_status 2 cps run -c "$TEST_TMP/c.json"
 assert_contains "$OUT" "options go before the command: cps -c FILE run"
 expect_status 2 cps load-stitching-config x.csv --quiet
-assert_contains "$OUT" "options go before the command: cps --quiet load-stitching-config"
+assert_contains "$OUT" "options go before the command: cps --quiet load-stitching-config FILE"
 expect_status 2 cps status --dsn=password=hunter2
 assert_contains "$OUT" "options go before the command: cps --dsn DSN status"
 [[ "$OUT" != *hunter2* ]] || fail "password printed: $OUT"
