@@ -645,19 +645,27 @@ int db_rollback_to_savepoint(db *d, cps_error *err)
     return simple(d, err, "ROLLBACK TO SAVEPOINT cps_sp");
 }
 
-/* After an error in the middle of COPY OUT: cancel and drain what is left. */
+/* After an error before or in the middle of a COPY OUT (sent, its start
+ * awaited or not): cancel it and drain what is left. */
 static void abandon_copy_out(db *d)
 {
     char errbuf[256];
     if (d->cancel)
         PQcancel(d->cancel, errbuf, sizeof errbuf);
-    char *buf;
-    int n;
-    while ((n = PQgetCopyData(d->conn, &buf, 0)) > 0)
-        PQfreemem(buf);
     PGresult *res;
-    while ((res = PQgetResult(d->conn)) != NULL)
+    while ((res = PQgetResult(d->conn)) != NULL) {
+        bool copying = PQresultStatus(res) == PGRES_COPY_OUT;
         PQclear(res);
+        if (!copying)
+            continue;
+        /* in COPY OUT, PQgetResult gives the same status until the data is read */
+        char *buf;
+        int n;
+        while ((n = PQgetCopyData(d->conn, &buf, 0)) > 0)
+            PQfreemem(buf);
+        if (n == -2) /* the connection failed: nothing more will come */
+            break;
+    }
 }
 
 /* The end of a COPY OUT (its last row read, or an error): its final status. */
@@ -740,6 +748,27 @@ int db_copy_out(db *d, const char *sql, db_row_fn fn, void *ctx, int64_t *nrows,
 
 /* ---- two COPY OUTs at once ---------------------------------------------- */
 
+/* A COPY OUT sent (send_copy_out) is started once its first response has
+ * come (await_copy_out). The server sends that response when it has
+ * produced output enough to fill its buffer, or all of it: a statement that
+ * returns its rows only at its end (a function's RETURN QUERY) starts then. */
+static int send_copy_out(db *d, const char *sql, cps_error *err)
+{
+    return PQsendQuery(d->conn, sql) ? 0 : fail(d, NULL, err);
+}
+
+static int await_copy_out(db *d, copy_format *f, cps_error *err)
+{
+    PGresult *res = PQgetResult(d->conn);
+    int rc = PQresultStatus(res) == PGRES_COPY_OUT ? 0 : fail(d, res, err);
+    *f = format_of(res);
+    PQclear(res);
+    if (rc < 0)
+        while ((res = PQgetResult(d->conn)) != NULL)
+            PQclear(res);
+    return rc;
+}
+
 #define HOLD_BUFFER_BYTES (1u << 20)
 
 /* The second statement's rows that arrive before the first one ends, each
@@ -747,8 +776,10 @@ int db_copy_out(db *d, const char *sql, db_row_fn fn, void *ctx, int64_t *nrows,
 typedef struct held_rows {
     int fd; /* an unlinked temporary file, -1 until the first row */
     strbuf buf;
-    uint64_t bytes; /* written to fd */
-    bool done;      /* the second COPY has ended */
+    uint64_t bytes;     /* written to fd */
+    bool started;       /* the second COPY's start has come (await_copy_out) */
+    copy_format format; /* its format, once started */
+    bool done;          /* the second COPY has ended */
 } held_rows;
 
 static int hold_flush(held_rows *h, cps_error *err)
@@ -771,6 +802,16 @@ static int hold_available(db *d, held_rows *h, cps_error *err)
     if (!PQconsumeInput(d->conn)) {
         h->done = true;
         return copy_out_finish(d, err);
+    }
+    if (!h->started) {
+        if (PQisBusy(d->conn))
+            return 0;
+        h->started = true;
+        int rc = await_copy_out(d, &h->format, err); /* does not wait */
+        if (rc < 0) {
+            h->done = true;
+            return rc;
+        }
     }
     for (;;) {
         char *buf = NULL;
@@ -858,37 +899,37 @@ static int wait_readable(db *a, db *b, bool b_open, cps_error *err)
     return PQconsumeInput(a->conn) ? 0 : fail(a, NULL, err);
 }
 
-static int start_copy_out(db *d, const char *sql, copy_format *f, cps_error *err)
-{
-    if (!PQsendQuery(d->conn, sql))
-        return fail(d, NULL, err);
-    PGresult *res = PQgetResult(d->conn);
-    int rc = PQresultStatus(res) == PGRES_COPY_OUT ? 0 : fail(d, res, err);
-    *f = format_of(res);
-    PQclear(res);
-    if (rc < 0)
-        while ((res = PQgetResult(d->conn)) != NULL)
-            PQclear(res);
-    return rc;
-}
-
 int db_copy_out_pair(db *first, const char *sql1, db *second, const char *sql2, db_row_fn fn,
                      void *ctx, int64_t *nrows, cps_error *err)
 {
     if (nrows)
         *nrows = 0;
-    copy_format f1, f2;
-    int rc = start_copy_out(first, sql1, &f1, err);
+    /* Both are sent before either's start is awaited, so that they run at
+     * once however late the first starts; meanwhile the second's rows are
+     * held, and its error ends both. */
+    copy_format f1;
+    int rc = send_copy_out(first, sql1, err);
     if (rc < 0)
         return rc;
-    if ((rc = start_copy_out(second, sql2, &f2, err)) < 0) {
+    if ((rc = send_copy_out(second, sql2, err)) < 0) {
         abandon_copy_out(first);
         return rc;
     }
     held_rows h = {.fd = -1};
+    bool first_open = true;
+    for (;;) {
+        if ((rc = hold_available(second, &h, err)) < 0)
+            break;
+        if (!PQisBusy(first->conn)) {
+            if ((rc = await_copy_out(first, &f1, err)) < 0) /* its results are drained */
+                first_open = false;
+            break;
+        }
+        if ((rc = wait_readable(first, second, !h.done, err)) < 0)
+            break;
+    }
     int64_t count = 0;
     unsigned since_check = 0;
-    bool first_open = true;
     while (rc == 0) {
         char *buf = NULL;
         int n = PQgetCopyData(first->conn, &buf, 1);
@@ -912,11 +953,16 @@ int db_copy_out_pair(db *first, const char *sql1, db *second, const char *sql2, 
     }
     if (rc != 0 && first_open)
         abandon_copy_out(first);
+    if (rc == 0 && !h.started) {
+        h.started = true;
+        if ((rc = await_copy_out(second, &h.format, err)) < 0)
+            h.done = true; /* its results are drained */
+    }
     if (rc == 0)
-        rc = replay_held(&h, &f2, fn, ctx, &count, err);
+        rc = replay_held(&h, &h.format, fn, ctx, &count, err);
     if (rc == 0 && !h.done) {
         h.done = true; /* however copy_out_rows ends, it ends the COPY */
-        rc = copy_out_rows(second, &f2, fn, ctx, &count, err);
+        rc = copy_out_rows(second, &h.format, fn, ctx, &count, err);
     }
     if (!h.done)
         abandon_copy_out(second);

@@ -439,13 +439,14 @@ static void trap_body(stitcher *s, strbuf *body, const char *stop_if)
 }
 
 /*
- * The scan, pg_temp.cps_stitch_scan(n), for stitching from scratch when an
- * expression fails on some events: the same search as the trap's, over
- * blocks 0 .. n-1 of the events table instead of a batch (ranges of up to
- * SCAN_CHUNK blocks, TID range scans; a failing block event by event). It
- * returns only the failing events: (event id, config row or NULL, message).
- * The full pass then reads every event again, but for those, in the same
- * snapshot.
+ * The scan, pg_temp.cps_stitch_scan(from, to), for stitching from scratch
+ * when an expression fails on some events: the same search as the trap's,
+ * over blocks from .. to-1 of the events table instead of a batch (ranges of
+ * up to SCAN_CHUNK blocks, TID range scans; a failing block event by event).
+ * It returns only the failing events: (event id, config row or NULL,
+ * message). The full pass then reads every event again, but for those, in
+ * the same snapshot. Where the events are read on two sessions, each scans
+ * its half of the blocks (find_poison).
  */
 #define SCAN_FUNCTION "pg_temp.cps_stitch_scan"
 #define SCAN_CHUNK    256
@@ -464,7 +465,7 @@ static void scan_body(stitcher *s, strbuf *body, const char *stop_if)
     sb_appendf(body,
                "\n#variable_conflict use_column\n"
                "DECLARE\n"
-               "    cps_trap_a bigint := 0;\n"
+               "    cps_trap_a bigint := cps_trap_from;\n"
                "    cps_trap_b bigint;\n"
                "    cps_trap_w bigint := %d;\n"
                "    cps_trap_lo tid;\n"
@@ -516,12 +517,12 @@ static void scan_body(stitcher *s, strbuf *body, const char *stop_if)
                     "END\n");
 }
 
-/* Create the trap (TRAP_FUNCTION) or the scan (SCAN_FUNCTION) on the session,
+/* Create the trap (TRAP_FUNCTION) or the scan (SCAN_FUNCTION) on session d,
  * outside any transaction: the trap with the session's temporary tables,
  * the scan only when stitching from scratch meets a failing expression.
- * Where one cannot be created, s->trap_problem says why: a failing batch then
- * stops the step, stitching from scratch falls back to batches. */
-static int create_trap(stitcher *s, const char *function, cps_error *err)
+ * Where one cannot be created, *problem says why; only fatal errors and
+ * interruptions are returned. */
+static int create_function(stitcher *s, db *d, const char *function, char **problem, cps_error *err)
 {
     bool scan = strcmp(function, SCAN_FUNCTION) == 0;
     char *stop_if = db_sqlstate_fatal_sql("SQLSTATE");
@@ -529,7 +530,8 @@ static int create_trap(stitcher *s, const char *function, cps_error *err)
     strbuf body = STRBUF_INIT, sql = STRBUF_INIT;
     (scan ? scan_body : trap_body)(s, &body, stop_if);
     sb_appendf(&sql, "CREATE OR REPLACE FUNCTION %s%s", function,
-               scan ? "(cps_trap_n bigint) RETURNS TABLE (cps_trap_e text, cps_trap_c int, "
+               scan ? "(cps_trap_from bigint, cps_trap_n bigint) RETURNS TABLE (cps_trap_e text, "
+                      "cps_trap_c int, "
                       "cps_trap_fail text)"
                     : "(cps_trap_n int) RETURNS TABLE (cps_trap_k int, cps_trap_c int, "
                       "cps_trap_v text, cps_trap_fail text, cps_trap_try int)");
@@ -540,12 +542,12 @@ static int create_trap(stitcher *s, const char *function, cps_error *err)
     sql_append_dollar_quoted(&sql, "cps_trap", sb_str(&body));
     cps_error e;
     int rc = 0;
-    if (db_exec_raw(s->d, &e, sb_str(&sql), 0, NULL) < 0) {
+    if (db_exec_raw(d, &e, sb_str(&sql), 0, NULL) < 0) {
         if (db_interrupted() || db_sqlstate_fatal(e.sqlstate)) {
             *err = e;
             rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
         } else {
-            s->trap_problem = xstrdup(e.msg);
+            *problem = xstrdup(e.msg);
             log_debug(STEP, "%s is not created: %s", function, e.msg);
         }
     } else {
@@ -555,6 +557,14 @@ static int create_trap(stitcher *s, const char *function, cps_error *err)
     sb_free(&body);
     free(stop_if);
     return rc;
+}
+
+/* The trap or the scan on the step's session. Where one cannot be created,
+ * s->trap_problem says why: a failing batch then stops the step, stitching
+ * from scratch falls back to batches. */
+static int create_trap(stitcher *s, const char *function, cps_error *err)
+{
+    return create_function(s, s->d, function, &s->trap_problem, err);
 }
 
 /* Session temp tables: the config for SQL, the batch, values and staging. */
@@ -910,12 +920,18 @@ static const char *extract_sql(stitcher *s)
     return s->extract;
 }
 
-/* The config row a trap or scan names for a failing event (column col of
- * row i), or -1: none fails alone. */
+/* The config row a trap or scan names for a failing event (its text, NULL
+ * if none), or -1: none fails alone. */
+static int config_row(const stitcher *s, const char *text)
+{
+    int row = text ? atoi(text) : -1;
+    return row < (int)s->nrows ? row : -1;
+}
+
+/* The config row of column col of row i of a trap's result. */
 static int trap_row(const stitcher *s, const PGresult *res, int i, int col)
 {
-    int row = PQgetisnull(res, i, col) ? -1 : atoi(PQgetvalue(res, i, col));
-    return row < (int)s->nrows ? row : -1;
+    return config_row(s, PQgetisnull(res, i, col) ? NULL : PQgetvalue(res, i, col));
 }
 
 /* An event set aside, in the log: the first ASIDE_WARNINGS of a run as
@@ -1674,9 +1690,10 @@ static char *full_pass_sql(const stitcher *s, const full_pass *p, int64_t from, 
  *
  * The second session is prepared before the read transaction begins: its
  * copy of the event types (a temp table) must be visible in the snapshot it
- * imports.
+ * imports, and a read-only transaction may not create the scan (`scan`:
+ * find_poison runs it on both sessions).
  */
-static db *second_reader(stitcher *s, int64_t *blocks)
+static db *second_reader(stitcher *s, int64_t *blocks, bool scan)
 {
     const char *env = getenv("CPS_SPLIT_READ_BLOCKS");
     int64_t min_blocks = env && *env ? atoll(env) : 1024;
@@ -1688,6 +1705,13 @@ static db *second_reader(stitcher *s, int64_t *blocks)
     int rc = db_connect(&d, db_config(s->d), &why);
     if (rc == 0)
         rc = load_groups(s, d, &why);
+    char *problem = NULL;
+    if (rc == 0 && scan && (rc = create_function(s, d, SCAN_FUNCTION, &problem, &why)) == 0 &&
+        problem) {
+        snprintf(why.msg, sizeof why.msg, "%s", problem);
+        rc = CPS_ERR;
+    }
+    free(problem);
     if (rc < 0) {
         log_warn(STEP, "reading every event on one session: the second failed (%s)", why.msg);
         db_close(d);
@@ -1696,26 +1720,34 @@ static db *second_reader(stitcher *s, int64_t *blocks)
     return d;
 }
 
-/* Every event's identifier rows into the graph; second (if any) is closed. */
+/* The second session's read transaction, in the snapshot of the first's
+ * (which this starts); if it cannot begin, *second is closed and NULL, and
+ * the events are read on one session. */
+static int share_snapshot(db *first, db **second, cps_error *err)
+{
+    if (!*second)
+        return 0;
+    char *snapshot = NULL;
+    int rc = db_export_snapshot(first, &snapshot, err);
+    if (rc == 0) {
+        cps_error why = {0};
+        if (db_begin_read_snapshot(*second, snapshot, &why) == 0) {
+            free(snapshot);
+            return 0;
+        }
+        log_warn(STEP, "reading every event on one session: the second failed (%s)", why.msg);
+    }
+    free(snapshot);
+    db_close(*second);
+    *second = NULL;
+    return rc;
+}
+
+/* Every event's identifier rows into the graph, on second too if it is
+ * given (in the same snapshot, share_snapshot); second is closed. */
 static int read_every_event(stitcher *s, full_pass *p, db *second, int64_t blocks, cps_error *err)
 {
     p->sessions = 1;
-    char *snapshot = NULL;
-    if (second) {
-        cps_error why = {0};
-        int rc = db_export_snapshot(s->d, &snapshot, err);
-        if (rc < 0) { /* the read transaction failed */
-            db_close(second);
-            return rc;
-        }
-        if (db_begin_read_snapshot(second, snapshot, &why) < 0 ||
-            load_poison(p, second, &why) < 0) {
-            log_warn(STEP, "reading every event on one session: the second failed (%s)", why.msg);
-            db_close(second);
-            second = NULL;
-        }
-        free(snapshot);
-    }
     int rc;
     if (second) {
         int64_t mid = blocks / 2;
@@ -1772,29 +1804,67 @@ static int analyze_written(stitcher *s, int sessions, cps_error *err)
     return rc;
 }
 
-/* In the full pass's read transaction, before it reads: the events an
- * expression fails on, found by the scan (create_trap), to leave out. */
-static int find_poison(stitcher *s, full_pass *p, cps_error *err)
+/* One failing event from the scan: (event id, config row or NULL, message). */
+static int poison_row(void *arg, char **f, size_t *len, int n, cps_error *err)
 {
-    char blocks[24];
-    snprintf(blocks, sizeof blocks, "%lld",
-             (long long)db_table_blocks(s->d, "{ce}.customer_events"));
-    const char *params[] = {blocks};
+    (void)len;
+    full_pass *p = arg;
+    if (n != 3 || !f[0] || !f[2])
+        return cps_error_set(err, "unexpected row of the scan function (%d fields)", n);
+    int row = config_row(p->s, f[1]);
+    aside_add(&p->poison, f[0], row, f[2]);
+    name_aside(p->s, f[0], row, f[2]);
+    return 0;
+}
+
+/* The scan over blocks from .. to-1 of the events table, as a COPY. The
+ * numbers are block numbers this process computed; COPY takes no
+ * parameters. */
+static char *scan_sql(int64_t from, int64_t to)
+{
+    return xasprintf("COPY (SELECT * FROM " SCAN_FUNCTION "(%lld, %lld)) TO STDOUT",
+                     (long long)from, (long long)to);
+}
+
+/*
+ * In the full pass's read transaction, before it reads: the events an
+ * expression fails on, found by the scan (create_function), to leave out.
+ * With a second session in the same snapshot (share_snapshot), each scans
+ * one half of the blocks, split at `mid` as the read splits them, and both
+ * load the events found; if the second cannot, the read goes on without it.
+ */
+static int find_poison(stitcher *s, full_pass *p, db **second, int64_t mid, cps_error *err)
+{
+    /* measured in the snapshot: every event it sees is in these blocks */
+    int64_t end = db_table_blocks(s->d, "{ce}.customer_events");
+    int64_t split = *second && mid > 0 && mid < end ? mid : end;
     double t0 = now_seconds();
-    PGresult *res =
-        db_query_raw(s->d, err, "SELECT * FROM " SCAN_FUNCTION "($1::bigint)", 1, params);
-    if (!res)
-        return db_interrupted() ? CPS_EINTR : CPS_ERR;
-    int n = PQntuples(res);
-    log_statement(t0, n, "the stitching expressions over every event (the scan)");
-    for (int i = 0; i < n; i++) {
-        const char *id = PQgetvalue(res, i, 0), *message = PQgetvalue(res, i, 2);
-        int row = trap_row(s, res, i, 1);
-        aside_add(&p->poison, id, row, message);
-        name_aside(s, id, row, message);
+    int64_t n = 0;
+    int rc;
+    char *first_part = scan_sql(0, split);
+    if (split < end) {
+        char *second_part = scan_sql(split, end);
+        rc = db_copy_out_pair(s->d, first_part, *second, second_part, poison_row, p, &n, err);
+        free(second_part);
+        if (rc == 0)
+            log_debug(STEP, "the scan: blocks 0-%lld and %lld-%lld on two sessions",
+                      (long long)split - 1, (long long)split, (long long)end - 1);
+    } else {
+        rc = db_copy_out(s->d, first_part, poison_row, p, &n, err);
     }
-    PQclear(res);
-    return load_poison(p, s->d, err);
+    free(first_part);
+    if (rc < 0)
+        return db_interrupted() ? CPS_EINTR : rc;
+    log_statement(t0, n, "the stitching expressions over every event (the scan)");
+    if ((rc = load_poison(p, s->d, err)) < 0 || !*second)
+        return rc;
+    cps_error why = {0};
+    if (load_poison(p, *second, &why) < 0) {
+        log_warn(STEP, "reading every event on one session: the second failed (%s)", why.msg);
+        db_close(*second);
+        *second = NULL;
+    }
+    return 0;
 }
 
 /* Read every event into p, in one snapshot, on one or two sessions; with
@@ -1807,11 +1877,13 @@ static int read_all(stitcher *s, full_pass *p, int64_t expected, bool poison, cp
         return CPS_ERR;
     p->held_back = idtab_new(64);
     int64_t blocks = 0;
-    db *second = second_reader(s, &blocks);
+    db *second = second_reader(s, &blocks, poison);
     /* a signal while connecting had no statement to cancel */
     int rc = db_interrupted() ? CPS_EINTR : db_begin_read(s->d, err);
+    if (rc == 0)
+        rc = share_snapshot(s->d, &second, err);
     if (rc == 0 && poison)
-        rc = find_poison(s, p, err);
+        rc = find_poison(s, p, &second, blocks / 2, err);
     if (rc == 0) {
         char *sql = db_sql(s->d, "COPY (SELECT customer_event_id, xmin::text "
                                  "FROM {ps}.customer_events_to_process) TO STDOUT");
@@ -1857,6 +1929,8 @@ static int from_scratch(stitcher *s, cps_error *err)
             rc = read_all(s, &p, expected, true, err);
         }
     }
+    if (rc == 0) /* the count is set every 65536 events as they come */
+        progress_set(s->prog, fg_event_count(p.g));
     progress_end(s->prog);
     s->prog = NULL;
     if (data_error(rc, err)) {

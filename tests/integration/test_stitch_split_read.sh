@@ -41,6 +41,11 @@ digests() { # entities.created is the run's time
 newdb split
 setup
 load
+# The first half's e700 takes a second: the second half's rows are all in by
+# then, and go through the file.
+sql "UPDATE cdp_ps.stitching_attributes_config
+        SET value_expression = '(SELECT payload->>''a'' FROM pg_sleep(CASE WHEN id = ''e700'' THEN 1 ELSE 0 END))'
+      WHERE attribute_id = 'a'"
 [[ $(sql "SELECT pg_relation_size('cdp_ce.customer_events') / 8192") -ge 10 ]] || fail "too few blocks to split"
 CPS_SPLIT_READ_BLOCKS=2 expect_status 0 cps -v stitch
 assert_contains "$OUT" "on two sessions"
@@ -89,7 +94,11 @@ load
 sql "UPDATE cdp_ps.stitching_attributes_config
         SET value_expression = '(SELECT payload->>''n'' FROM pg_sleep(CASE WHEN payload ? ''slow'' THEN 60 ELSE 0 END))'
       WHERE attribute_id = 'n';
-     UPDATE cdp_ce.customer_events SET payload = payload || '{\"slow\": 1}' WHERE id = 'e100'"
+     UPDATE cdp_ce.customer_events SET payload = payload || '{\"slow\": 1}' WHERE id = 'e100';
+     -- the updated row moved to the last block: back into time order
+     CREATE INDEX customer_events_time ON cdp_ce.customer_events (event_time);
+     CLUSTER cdp_ce.customer_events USING customer_events_time"
+assert_eq t "$(sql "SELECT ctid < '(10,0)' FROM cdp_ce.customer_events WHERE id = 'e100'")" "the slow event in the first half"
 CPS_SPLIT_READ_BLOCKS=2 "$CPS" -v stitch >"$TEST_TMP/log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
@@ -113,9 +122,49 @@ sql "UPDATE cdp_ce.customer_events SET payload = payload - 'slow' WHERE id = 'e1
 CPS_SPLIT_READ_BLOCKS=2 expect_status 0 cps stitch
 assert_eq "$split" "$(digests)" "the next run does the work"
 
+# SIGINT while the scan for failing events runs on both sessions (a payload
+# in the second half fails, one in the first is slow): both scans are
+# cancelled, nothing is written, and no session is left behind.
+newdb scan_interrupted
+setup
+load
+sql "UPDATE cdp_ps.stitching_attributes_config
+        SET value_expression = '(SELECT (payload->>''n'')::int::text FROM pg_sleep(CASE WHEN payload ? ''slow'' THEN 60 ELSE 0 END))'
+      WHERE attribute_id = 'n';
+     UPDATE cdp_ce.customer_events SET payload = payload || '{\"slow\": 1}' WHERE id = 'e100';
+     UPDATE cdp_ce.customer_events SET payload = payload || '{\"n\": \"bad\"}' WHERE id = 'e2990';
+     -- the updated rows moved to the last block: back into time order
+     CREATE INDEX customer_events_time ON cdp_ce.customer_events (event_time);
+     CLUSTER cdp_ce.customer_events USING customer_events_time"
+assert_eq "t|t" "$(sql "SELECT (SELECT ctid < '(10,0)' FROM cdp_ce.customer_events WHERE id = 'e100'),
+                              (SELECT ctid > '(30,0)' FROM cdp_ce.customer_events WHERE id = 'e2990')")" \
+  "the slow event in the first half, the failing one in the second"
+CPS_SPLIT_READ_BLOCKS=2 "$CPS" -v stitch >"$TEST_TMP/log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do
+  [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS'
+             AND datname = current_database() AND state = 'active' AND query LIKE '%cps_stitch_scan%'") == 1 ]] &&
+    grep -q "finding the events it fails on" "$TEST_TMP/log" && break
+  sleep 0.1
+done
+sleep 0.5 # the second half's scan is done
+t0=$SECONDS
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+cat "$TEST_TMP/log"
+assert_contains "$(cat "$TEST_TMP/log")" "finding the events it fails on"
+assert_eq 130 "$rc" "exit status after SIGINT during the scan"
+[[ $((SECONDS - t0)) -le 5 ]] || fail "took $((SECONDS - t0)) s to stop"
+assert_eq 0 "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS'
+                     AND datname = current_database()")" "no CPS session left"
+assert_eq "0|0" "$(sql "SELECT (SELECT count(*) FROM cdp_ps.matching), (SELECT count(*) FROM cdp_ps.failed_events)")" \
+  "nothing written"
+
 # A failing expression in the first half, in the second half, or in both:
-# the failing events are found, and every other one read again on two
-# sessions (both leaving those out); exactly those events set aside.
+# the failing events are found by scanning each half on its own session, and
+# every other one read again on two sessions (both leaving those out);
+# exactly those events set aside.
 for bad in "17" "2990" "17, 2990"; do
   newdb "poison_${bad//[, ]/_}"
   setup
@@ -125,6 +174,8 @@ for bad in "17" "2990" "17, 2990"; do
   CPS_SPLIT_READ_BLOCKS=2 expect_status 1 cps -v stitch
   assert_eq 2 "$(grep -c "reading the events' blocks .* on two sessions" <<<"$OUT")" "read twice on two sessions ($bad)"
   assert_contains "$OUT" "finding the events it fails on"
+  assert_contains "$OUT" "the scan: blocks 0-"
+  assert_contains "$OUT" "on two sessions"
   [[ "$OUT" != *"continuing in batches"* ]] || fail "fell back to batches ($bad)"
   assert_eq "$(sql "SELECT string_agg('e' || i, ',' ORDER BY 'e' || i) FROM unnest(ARRAY[$bad]) i")" \
     "$(sql "SELECT string_agg(customer_event_id, ',' ORDER BY customer_event_id) FROM cdp_ps.failed_events")" \
