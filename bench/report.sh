@@ -87,6 +87,7 @@ AWK_FMT='
   function stepname(s) {
     if (s == "stitch") return "stitching from scratch"
     if (s == "stitch_incremental") return "incremental stitching (new events)"
+    if (s == "stitch_failing") return "stitching from scratch, some events failing"
     if (s == "attributes") return "attributes from scratch"
     if (s == "attributes_incremental") return "incremental attributes (1 % active)"
     return s
@@ -96,6 +97,7 @@ AWK_FMT='
     if (m == "pgrouting") return "pgRouting pgr_connectedComponents"
     if (m == "labelprop") return "SQL label propagation"
     if (m == "floor") return "floor: COPY out + COPY in"
+    if (m == "clean") return "CPS, no event failing"
     if (m == "sql") return "hand-written set-based SQL"
     if (m == "per_entity") return "per-entity queries (extrapolated)"
     return m

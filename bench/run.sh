@@ -15,9 +15,10 @@
 #                         repeated (reported as 1 run)
 #   BENCH_SAMPLE=500      entities in the per-entity (naive) attribute sample
 #   BENCH_APPEND=10000    new events of the incremental stitching runs
+#   BENCH_FAILING=10      events the stitching expression fails on (step "failing")
 #   BENCH_PGR_MAX_EVENTS=5000000  above this, pgRouting is not run (it ran out of memory at 10M)
 #   BENCH_CPS_CONFIG=F    a cps JSON config (tunables) used for every CPS run
-#   BENCH_STEPS="stitch incremental attributes attributes_incremental"
+#   BENCH_STEPS="stitch incremental failing attributes attributes_incremental"
 #                         the steps to measure; a partial run prepares what a
 #                         step needs untimed and writes <size>-<date>-<steps>.*
 #   BENCH_HUGE_PAGES=on   as root, reserve 2 MiB huge pages for the server's shared
@@ -44,10 +45,11 @@ SIZES=${SIZES:-${2:-small}}
 REPS_DEFAULT=${BENCH_REPS:-}
 ALT_LIMIT=${BENCH_ALT_LIMIT:-1800}
 ONCE_AFTER=${BENCH_ONCE_AFTER:-900}
-ALL_STEPS="stitch incremental attributes attributes_incremental"
+ALL_STEPS="stitch incremental failing attributes attributes_incremental"
 STEPS=${BENCH_STEPS:-$ALL_STEPS}
 SAMPLE=${BENCH_SAMPLE:-500}
 APPEND=${BENCH_APPEND:-10000}
+FAILING=${BENCH_FAILING:-10}
 PGR_MAX_EVENTS=${BENCH_PGR_MAX_EVENTS:-5000000}
 HUGE_PAGES=${BENCH_HUGE_PAGES:-on}
 [[ $HUGE_PAGES == on || $HUGE_PAGES == off ]] || {
@@ -288,16 +290,20 @@ ensure_template() {
 
 # ---- CPS ------------------------------------------------------------------------
 
-# run_cps DB COMMAND LOG: run CPS, set ELAPSED (wall seconds of the process)
-# and STATS (peak RSS, step seconds, ... of its record in cdp_ps.runs).
+# run_cps DB COMMAND LOG [STATUS]: run CPS, set ELAPSED (wall seconds of the
+# process) and STATS (peak RSS, step seconds, ... of its record in
+# cdp_ps.runs). STATUS is the run's expected status: ok (exit status 0), or
+# errors (exit status 1: events set aside, say).
 run_cps() {
-  local db=$1 command=$2 logfile=$3 t0 rc=0
+  local db=$1 command=$2 logfile=$3 want=${4:-ok} t0 rc=0
   t0=$EPOCHREALTIME
   # -v: the debug log times every statement (see hotspots); it costs nothing measurable
   PGOPTIONS="$PGOPTIONS ${CPS_PGOPTIONS:-}" \
     "$CPS" "${CPS_ARGS[@]}" -v --dsn "dbname=$db" "$command" >"$logfile" 2>&1 || rc=$?
   ELAPSED=$(elapsed "$t0" "$EPOCHREALTIME")
-  ((rc == 0)) || { tail -20 "$logfile" >&2; die "cps $command exited with status $rc (log: $logfile)"; }
+  local want_rc=0
+  [[ $want == ok ]] || want_rc=1
+  ((rc == want_rc)) || { tail -20 "$logfile" >&2; die "cps $command exited with status $rc (log: $logfile)"; }
   # fields: 1 status, 2 peak RSS, 3 step seconds, 4-6 read/resolve/write seconds
   # (stitch), 7 identifiers, 8 entities new (stitch), 9 entities calculated,
   # 10 one pass over events seconds (attributes)
@@ -310,7 +316,8 @@ run_cps() {
                             round((s->>'one_pass_seconds')::numeric, 3)::text], E'\t', '')
                      FROM (SELECT status, stats#>'{steps,$command}' AS s FROM cdp_ps.runs
                            ORDER BY id DESC LIMIT 1) r")
-  [[ ${STATS%%$'\t'*} == ok ]] || die "cps $command recorded status '${STATS%%$'\t'*}' (log: $logfile)"
+  [[ ${STATS%%$'\t'*} == "$want" ]] ||
+    die "cps $command recorded status '${STATS%%$'\t'*}', not $want (log: $logfile)"
 }
 
 stat_field() { cut -f"$1" <<<"$STATS"; }
@@ -516,7 +523,56 @@ measure_stitch_incremental() {
   drop_db "$db"
 }
 
-# ---- 3. attributes from scratch, 4. incremental attributes -----------------------
+# ---- 3. stitching from scratch with failing events -------------------------------
+
+# The cookie expression fails (a cast) on FAILING events with a cookie id,
+# the first by md5 of their ids (so spread over the table): CPS must set
+# exactly those aside and stitch every other event. Measured against the same
+# expression on the same data failing on none ("clean"): the ratio is what
+# the failing events cost.
+measure_stitch_failing() {
+  log "3. stitching from scratch with $FAILING failing events ($REPS runs each)"
+  local run
+  for ((run = 1; run <= REPS; run++)); do
+    log " run $run/$REPS"
+    stitch_failing "$run" clean
+    stitch_failing "$run" cps
+  done
+}
+
+stitch_failing() {
+  local run=$1 method=$2 db=${PFX}_failing cast=''
+  clone "$TPL" "$db"
+  q "$db" "CREATE TABLE public.bench_failing AS
+             SELECT e.id FROM cdp_ce.customer_events e
+              WHERE e.event_id IN (SELECT event_id FROM cdp_ps.stitching_attributes_config
+                                    WHERE attribute_id = 'stitching_cookie_id')
+                AND e.payload->>'cookie_id' !~ '^[0-9]*\$'
+              ORDER BY md5(e.id) LIMIT $FAILING"
+  [[ $method == cps ]] && cast='::int::text'
+  q "$db" "UPDATE cdp_ps.stitching_attributes_config
+              SET value_expression = format('CASE WHEN id = ANY (%L::text[]) THEN (payload->>''cookie_id'')%s ELSE %s END',
+                                            (SELECT array_agg(id)::text FROM public.bench_failing), '$cast',
+                                            value_expression)
+            WHERE attribute_id = 'stitching_cookie_id'"
+  prewarm "$db" cdp_ce.customer_events
+  quiesce "$db"
+  local want=ok expect_failed=0
+  [[ $method == cps ]] && want=errors expect_failed=$FAILING
+  run_cps "$db" stitch "$LOGS/stitch-failing-$method-$run.log" "$want"
+  [[ $(q "$db" "SELECT (SELECT count(*) FROM cdp_ps.failed_events) = $expect_failed
+                   AND (SELECT count(*) FROM cdp_ps.matching) = $EVENTS - $expect_failed
+                   AND NOT EXISTS (SELECT customer_event_id FROM cdp_ps.failed_events
+                                   EXCEPT SELECT id FROM public.bench_failing)") == t ]] ||
+    die "stitching with failing events ($method): not exactly the $expect_failed failing events set aside"
+  log "   $method: $ELAPSED s (read $(stat_field 4) s, resolve $(stat_field 5) s, write $(stat_field 6) s;" \
+    "$expect_failed events set aside)"
+  record stitch_failing "$method" "$run" "$ELAPSED" ok "$(stat_field 2)" "$EVENTS" \
+    "read $(stat_field 4) s, resolve $(stat_field 5) s, write $(stat_field 6) s; $expect_failed events set aside"
+  drop_db "$db"
+}
+
+# ---- 4. attributes from scratch, 5. incremental attributes -----------------------
 
 ATTR_RELS=(cdp_ce.customer_events cdp_ce.customer_events_pkey cdp_ps.matching cdp_ps.matching_pkey
   cdp_ps.matching_customer_entity_id_idx)
@@ -599,7 +655,7 @@ attributes_setup() {
 }
 
 measure_attributes() {
-  log "3. attributes from scratch: $ENTITIES entities ($REPS runs each)"
+  log "4. attributes from scratch: $ENTITIES entities ($REPS runs each)"
   local run
   for ((run = 1; run <= REPS; run++)); do
     log " run $run/$REPS"
@@ -610,13 +666,13 @@ measure_attributes() {
   done
 }
 
-# 4. incremental: the same deterministic 1 % of the entities had activity
+# 5. incremental: the same deterministic 1 % of the entities had activity
 measure_attributes_incremental() {
   if ! has_step attributes; then
     log "   (untimed: every entity's attributes calculated first)"
     run_cps "$ADB" attributes "$LOGS/attributes-prepare.log"
   fi
-  log "4. incremental attributes: 1 % of the entities active ($REPS runs)"
+  log "5. incremental attributes: 1 % of the entities active ($REPS runs)"
   local run active active_events calculated
   for ((run = 1; run <= REPS; run++)); do
     active=$(q "$ADB" "WITH u AS (UPDATE cdp_attr.customer_entities SET modified = clock_timestamp()
@@ -647,7 +703,7 @@ hotspots() {
   local name file
   echo
   echo "## Where CPS spends its time (first run of each step, from \`cps -v\`)"
-  for name in stitch-cps-1 stitch-incremental-1 attributes-cps-1 attributes-incremental-1; do
+  for name in stitch-cps-1 stitch-incremental-1 stitch-failing-cps-1 attributes-cps-1 attributes-incremental-1; do
     file=$LOGS/$name.log
     [[ -f $file ]] || continue
     echo
@@ -700,8 +756,13 @@ bench_size() {
   log "== $SIZE: $EVENTS events"
   local t0=$EPOCHREALTIME
   ensure_template
-  if has_step stitch; then measure_stitch; else stitched_untimed; fi
+  if has_step stitch; then
+    measure_stitch
+  elif has_step incremental || has_step attributes || has_step attributes_incremental; then
+    stitched_untimed
+  fi
   has_step incremental && measure_stitch_incremental
+  has_step failing && measure_stitch_failing
   if has_step attributes || has_step attributes_incremental; then
     attributes_setup
     has_step attributes && measure_attributes
