@@ -5,10 +5,11 @@
  *   - from scratch (the queue was missing, {ps}.state says "restitch"): one
  *     read of every event, one in-memory resolution, one write transaction
  *     that replaces the stitching state. If an expression fails on some
- *     events, a PL/pgSQL scan finds them (one statement over the table's
- *     blocks) and every other event is read again, in the same snapshot, the
- *     failing ones set aside; should that read fail too (a volatile
- *     expression), every event is queued and stitched in batches.
+ *     events, a PL/pgSQL scan finds them (one statement per reading session,
+ *     each over its half of the table's blocks) and every other event is
+ *     read again, in the same snapshot, the failing ones set aside; should
+ *     that read fail too (a volatile expression), every event is queued and
+ *     stitched in batches.
  *   - incremental: queued events in (event_time, id) order, batch by batch.
  *     A batch is read in one REPEATABLE READ transaction (the expressions are
  *     evaluated into a temporary table; where they fail, a PL/pgSQL trap
@@ -60,8 +61,9 @@ typedef struct stitcher {
     char *branches;     /* the LATERAL body evaluating every expression */
     char *extract;      /* the statement evaluating a batch's expressions (extract_sql) */
     char *trap_problem; /* why the session has no trap function (create_trap), or NULL */
-    /* the full pass: scalar expressions as columns, the rest LATERAL; a range
-     * of the events table's blocks goes between the two parts */
+    /* the full pass's SELECT: scalar expressions as columns, the rest
+     * LATERAL; the WHERE clause on the events (`e`) goes between the two
+     * parts (a range of blocks; in the scan, one event) */
     char *full_sql_head, *full_sql_tail;
     int nslots;     /* columns of scalar expressions in the full pass */
     int **slot_row; /* [group][slot] -> config row, or -1 */
@@ -157,7 +159,7 @@ static int plan_full_pass(stitcher *s, cps_error *err)
     }
     strbuf sql = STRBUF_INIT;
     sql_expand_into(&sql, db_schemas(s->d),
-                    "COPY (SELECT customer_events.id::text, customer_events.event_time::timestamp, "
+                    "SELECT customer_events.id::text, customer_events.event_time::timestamp, "
                     "customer_events.cps_broken, customer_events.cps_g, x.c, x.v");
     for (int k = 0; k < s->nslots; k++) {
         sb_append(&sql, ",\n CASE customer_events.cps_g");
@@ -177,7 +179,7 @@ static int plan_full_pass(stitcher *s, cps_error *err)
     s->full_sql_head = sb_detach(&sql);
     sb_append(&sql, ") AS customer_events LEFT JOIN LATERAL (");
     sb_append(&sql, srfs ? sb_str(&lateral) : "SELECT NULL::int AS c, NULL::text AS v WHERE false");
-    sb_append(&sql, ") AS x ON x.v <> '') TO STDOUT WITH (FORMAT binary)");
+    sb_append(&sql, ") AS x ON x.v <> ''");
     s->full_sql_tail = sb_detach(&sql);
     sb_free(&lateral);
     free(used);
@@ -443,21 +445,23 @@ static void trap_body(stitcher *s, strbuf *body, const char *stop_if)
  * when an expression fails on some events: the same search as the trap's,
  * over blocks from .. to-1 of the events table instead of a batch (ranges of
  * up to SCAN_CHUNK blocks, TID range scans; a failing block event by event).
- * It returns only the failing events: (event id, config row or NULL,
- * message). The full pass then reads every event again, but for those, in
- * the same snapshot. Where the events are read on two sessions, each scans
- * its half of the blocks (find_poison).
+ * It evaluates the full pass's own SELECT, so it fails exactly where that
+ * read fails (and costs what it costs: the batches' shape, every expression
+ * a LATERAL branch, took twice as long at 10M). It returns only the failing
+ * events: (event id, config row or NULL, message). The full pass then reads
+ * every event again, but for those, in the same snapshot. Where the events
+ * are read on two sessions, each scans its half of the blocks (find_poison).
  */
 #define SCAN_FUNCTION "pg_temp.cps_stitch_scan"
 #define SCAN_CHUNK    256
 
-/* The expressions of the events of subquery `events` (a template) as the
- * stitching statements evaluate them, into `PERFORM count(x.v)`. */
-static void trap_perform(stitcher *s, strbuf *body, const char *events)
+/* The full pass's SELECT over the events matching `where`, every column
+ * evaluated (the whole row is counted), so that the scan fails exactly
+ * where that read does. */
+static void scan_perform(stitcher *s, strbuf *body, const char *where)
 {
-    sb_append(body, "PERFORM count(x.v)");
-    append_evaluation(s, body, events);
-    sb_append(body, ";\n");
+    sb_appendf(body, "PERFORM count(cps_q.*) FROM (%s WHERE %s%s) AS cps_q;\n", s->full_sql_head,
+               where, s->full_sql_tail);
 }
 
 static void scan_body(stitcher *s, strbuf *body, const char *stop_if)
@@ -477,10 +481,7 @@ static void scan_body(stitcher *s, strbuf *body, const char *stop_if)
                "        BEGIN\n"
                "            ",
                SCAN_CHUNK);
-    trap_perform(s, body,
-                 "SELECT e.*, g.cps_g FROM {ce}.customer_events e "
-                 "JOIN pg_temp.cps_grp g ON g.cps_event_id = e.event_id "
-                 "WHERE e.ctid >= cps_trap_lo AND e.ctid < cps_trap_hi");
+    scan_perform(s, body, "e.ctid >= cps_trap_lo AND e.ctid < cps_trap_hi");
     sb_appendf(body,
                "            cps_trap_w := least(cps_trap_w * 2, %d);\n"
                "        EXCEPTION WHEN OTHERS THEN\n"
@@ -498,7 +499,7 @@ static void scan_body(stitcher *s, strbuf *body, const char *stop_if)
                     "WHERE e.ctid >= cps_trap_lo AND e.ctid < cps_trap_hi ORDER BY e.ctid LOOP\n");
     sb_append(body, "                BEGIN\n"
                     "                    ");
-    trap_perform(s, body, TRAP_EVENT);
+    scan_perform(s, body, "e.id = cps_trap_id");
     sb_appendf(body,
                "                EXCEPTION WHEN OTHERS THEN\n"
                "                    IF %s THEN\n"
@@ -1660,6 +1661,7 @@ static int load_poison(const full_pass *p, db *d, cps_error *err)
 static char *full_pass_sql(const stitcher *s, const full_pass *p, int64_t from, int64_t to)
 {
     strbuf sql = STRBUF_INIT;
+    sb_append(&sql, "COPY (");
     sb_append(&sql, s->full_sql_head);
     const char *where = " WHERE";
     if (from > 0) {
@@ -1675,6 +1677,7 @@ static char *full_pass_sql(const stitcher *s, const full_pass *p, int64_t from, 
                    "%s NOT EXISTS (SELECT 1 FROM pg_temp.cps_poison cps_p WHERE cps_p.id = e.id)",
                    where);
     sb_append(&sql, s->full_sql_tail);
+    sb_append(&sql, ") TO STDOUT WITH (FORMAT binary)");
     return sb_detach(&sql);
 }
 
