@@ -33,6 +33,20 @@ load() {
                                  'n', i::text)
        FROM generate_series(1, $N) i"
 }
+# interrupt PID LOG_TEXT: SIGINT to the cps started in the background (its
+# log in $TEST_TMP/log, which must contain LOG_TEXT): it exits 130 within 5 s
+# and leaves no session behind.
+interrupt() {
+  local t0=$SECONDS rc=0
+  kill -INT "$1"
+  wait "$1" || rc=$?
+  cat "$TEST_TMP/log"
+  assert_contains "$(cat "$TEST_TMP/log")" "$2"
+  assert_eq 130 "$rc" "exit status after SIGINT"
+  [[ $((SECONDS - t0)) -le 5 ]] || fail "took $((SECONDS - t0)) s to stop"
+  assert_eq 0 "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS'
+                       AND datname = current_database()")" "no CPS session left"
+}
 digests() { # entities.created is the run's time
   echo "$(table_digest cdp_ps.matching) $(table_digest cdp_ps.identifiers)" \
     "$(table_digest "(SELECT id, first_event_time, first_event_id FROM cdp_ps.entities)")"
@@ -107,16 +121,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 sleep 0.5 # the second half is done and held
-t0=$SECONDS
-kill -INT "$pid"
-rc=0
-wait "$pid" || rc=$?
-cat "$TEST_TMP/log"
-assert_contains "$(cat "$TEST_TMP/log")" "on two sessions"
-assert_eq 130 "$rc" "exit status after SIGINT"
-[[ $((SECONDS - t0)) -le 5 ]] || fail "took $((SECONDS - t0)) s to stop"
-assert_eq 0 "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS'
-                     AND datname = current_database()")" "no CPS session left"
+interrupt "$pid" "on two sessions"
 assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.matching")" "nothing written"
 sql "UPDATE cdp_ce.customer_events SET payload = payload - 'slow' WHERE id = 'e100'"
 CPS_SPLIT_READ_BLOCKS=2 expect_status 0 cps stitch
@@ -148,16 +153,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 sleep 0.5 # the second half's scan is done
-t0=$SECONDS
-kill -INT "$pid"
-rc=0
-wait "$pid" || rc=$?
-cat "$TEST_TMP/log"
-assert_contains "$(cat "$TEST_TMP/log")" "finding the events it fails on"
-assert_eq 130 "$rc" "exit status after SIGINT during the scan"
-[[ $((SECONDS - t0)) -le 5 ]] || fail "took $((SECONDS - t0)) s to stop"
-assert_eq 0 "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS'
-                     AND datname = current_database()")" "no CPS session left"
+interrupt "$pid" "finding the events it fails on"
 assert_eq "0|0" "$(sql "SELECT (SELECT count(*) FROM cdp_ps.matching), (SELECT count(*) FROM cdp_ps.failed_events)")" \
   "nothing written"
 
