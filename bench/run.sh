@@ -322,6 +322,9 @@ run_cps() {
 
 stat_field() { cut -f"$1" <<<"$STATS"; }
 
+# The stitching step's phases, from STATS: "read X s, resolve Y s, write Z s".
+stitch_phases() { echo "read $(stat_field 4) s, resolve $(stat_field 5) s, write $(stat_field 6) s"; }
+
 # ---- 1. stitching from scratch --------------------------------------------------
 
 stitch_cps() {
@@ -344,10 +347,10 @@ stitch_cps() {
   elif [[ $digest != "$CPS_DIGEST" ]]; then
     die "CPS run $run gave another matching than run 1"
   fi
-  log "   CPS: $ELAPSED s (read $(stat_field 4) s, resolve $(stat_field 5) s, write $(stat_field 6) s;" \
+  log "   CPS: $ELAPSED s ($(stitch_phases);" \
     "$identifiers identifiers, $entities entities, peak RSS $((rss / 1048576)) MiB)"
   record stitch cps "$run" "$ELAPSED" ok "$rss" "$EVENTS" \
-    "read $(stat_field 4) s, resolve $(stat_field 5) s, write $(stat_field 6) s; $identifiers identifiers, $entities entities"
+    "$(stitch_phases); $identifiers identifiers, $entities entities"
   # the last run's database is the stitched history for the next steps,
   # vacuumed once (untimed) as autovacuum would in time
   if ((run == REPS)); then
@@ -515,10 +518,9 @@ measure_stitch_incremental() {
     [[ $(q "$db" "SELECT (SELECT count(*) FROM cdp_ps.customer_events_to_process) = 0
                    AND (SELECT count(*) FROM cdp_ps.matching) = (SELECT count(*) FROM cdp_ce.customer_events)") == t ]] ||
       die "incremental stitching left events unstitched"
-    log "   run $run/$REPS: CPS $ELAPSED s (read $(stat_field 4) s, resolve $(stat_field 5) s," \
-      "write $(stat_field 6) s; peak RSS $(($(stat_field 2) / 1048576)) MiB)"
-    record stitch_incremental cps "$run" "$ELAPSED" ok "$(stat_field 2)" "$APPEND" \
-      "read $(stat_field 4) s, resolve $(stat_field 5) s, write $(stat_field 6) s"
+    log "   run $run/$REPS: CPS $ELAPSED s ($(stitch_phases);" \
+      "peak RSS $(($(stat_field 2) / 1048576)) MiB)"
+    record stitch_incremental cps "$run" "$ELAPSED" ok "$(stat_field 2)" "$APPEND" "$(stitch_phases)"
   done
   drop_db "$db"
 }
@@ -565,10 +567,9 @@ stitch_failing() {
                    AND NOT EXISTS (SELECT customer_event_id FROM cdp_ps.failed_events
                                    EXCEPT SELECT id FROM public.bench_failing)") == t ]] ||
     die "stitching with failing events ($method): not exactly the $expect_failed failing events set aside"
-  log "   $method: $ELAPSED s (read $(stat_field 4) s, resolve $(stat_field 5) s, write $(stat_field 6) s;" \
-    "$expect_failed events set aside)"
+  log "   $method: $ELAPSED s ($(stitch_phases); $expect_failed events set aside)"
   record stitch_failing "$method" "$run" "$ELAPSED" ok "$(stat_field 2)" "$EVENTS" \
-    "read $(stat_field 4) s, resolve $(stat_field 5) s, write $(stat_field 6) s; $expect_failed events set aside"
+    "$(stitch_phases); $expect_failed events set aside"
   drop_db "$db"
 }
 
