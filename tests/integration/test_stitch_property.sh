@@ -53,6 +53,21 @@ partition() {
 }
 partition_one=$(partition)
 
+# Absorbed ids that do not resolve to a current entity (none, ever).
+unresolved_merges() {
+  sql "SELECT count(*) FROM cdp_ps.entity_merges em
+         LEFT JOIN cdp_ps.entities en ON en.id = cdp_ps.resolve_entity(em.merged_id)
+        WHERE en.id IS NULL"
+}
+
+# The setup guide's re-stitch procedure (SPEC §3); the next run starts from scratch.
+restitch_runbook() {
+  sql "SET client_min_messages = warning; TRUNCATE TABLE cdp_attr.customer_entities CASCADE;
+       TRUNCATE TABLE cdp_ps.matching;
+       DROP TABLE cdp_ps.customer_events_to_process;
+       DROP TABLE public.cached_source_events_per_date;"
+}
+
 # Components computed independently: transitive closure over shared identifiers.
 sql <<'SQL'
 CREATE TABLE ids AS
@@ -133,15 +148,10 @@ assert_eq 0 "$(sql "SELECT count(*) FROM (
   WHERE en.first_event_id IS DISTINCT FROM f.first_id
      OR en.first_event_time IS DISTINCT FROM f.first_time")" \
   "each entity's earliest event is known, and only current entities are"
-assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.entity_merges em
-                    LEFT JOIN cdp_ps.entities en ON en.id = cdp_ps.resolve_entity(em.merged_id)
-                    WHERE en.id IS NULL")" "every absorbed id resolves to a current entity"
+assert_eq 0 "$(unresolved_merges)" "every absorbed id resolves to a current entity"
 
 # The setup guide's re-stitch runbook rebuilds the same state from scratch.
-sql "SET client_min_messages = warning; TRUNCATE TABLE cdp_attr.customer_entities CASCADE;
-     TRUNCATE TABLE cdp_ps.matching;
-     DROP TABLE cdp_ps.customer_events_to_process;
-     DROP TABLE public.cached_source_events_per_date;"
+restitch_runbook
 expect_status 0 cps stitch
 assert_contains "$OUT" "from scratch"
 assert_eq "$one" "$(table_digest cdp_ps.matching)" "re-stitched from scratch = one run"
@@ -164,9 +174,7 @@ for part in 0 1 2 3 4; do
   expect_status 0 cps stitch
 done
 assert_eq "$partition_one" "$(partition)" "arrival out of time order: same partition"
-assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.entity_merges em
-                    LEFT JOIN cdp_ps.entities en ON en.id = cdp_ps.resolve_entity(em.merged_id)
-                    WHERE en.id IS NULL")" "out of time order: every absorbed id resolves"
+assert_eq 0 "$(unresolved_merges)" "out of time order: every absorbed id resolves"
 
 # Updated events that gain identifiers (one in 20 gains a 'b' value) are queued
 # again and merge as usual: the partition is then that of a re-stitch from
@@ -178,10 +186,7 @@ sql "UPDATE cdp_ce.customer_events
 expect_status 0 cps stitch
 updated=$(partition)
 [[ $updated != "$partition_one" ]] || fail "the updates should have merged entities"
-sql "SET client_min_messages = warning; TRUNCATE TABLE cdp_attr.customer_entities CASCADE;
-     TRUNCATE TABLE cdp_ps.matching;
-     DROP TABLE cdp_ps.customer_events_to_process;
-     DROP TABLE public.cached_source_events_per_date;"
+restitch_runbook
 expect_status 0 cps stitch
 assert_eq "$updated" "$(partition)" "updated events: the partition of a re-stitch from scratch"
 pass
