@@ -34,6 +34,20 @@ make_events() {
        FROM (SELECT i, abs(hashint4(i * 31 + $SEED)) AS h FROM generate_series(1, $N) i) s"
 }
 
+# The identifiers setup's config gives each event (SQL: attribute_id, value, id).
+EVENT_IDENTIFIERS="SELECT 'a' AS attribute_id, payload->>'a' AS value, id FROM cdp_ce.customer_events
+                    WHERE payload->>'a' <> ''
+                   UNION ALL
+                   SELECT 'b', v, id FROM cdp_ce.customer_events, jsonb_array_elements_text(payload->'b') v
+                    WHERE v <> ''"
+
+# Each entity of matching with its earliest event (SQL: id, first_id, first_time).
+ENTITY_FIRSTS="SELECT m.customer_entity_id AS id,
+                      (array_agg(e.id ORDER BY e.event_time, e.id COLLATE \"C\"))[1] AS first_id,
+                      (array_agg(e.event_time ORDER BY e.event_time, e.id COLLATE \"C\"))[1] AS first_time
+                 FROM cdp_ps.matching m JOIN cdp_ce.customer_events e ON e.id = m.customer_event_id
+                GROUP BY 1"
+
 newdb one
 expect_status 0 cps init
 setup
@@ -69,11 +83,8 @@ restitch_runbook() {
 }
 
 # Components computed independently: transitive closure over shared identifiers.
-sql <<'SQL'
-CREATE TABLE ids AS
-  SELECT id AS ev, 'a:' || (payload->>'a') AS ident FROM cdp_ce.customer_events WHERE payload->>'a' <> ''
-  UNION ALL
-  SELECT id, 'b:' || v FROM cdp_ce.customer_events, jsonb_array_elements_text(payload->'b') v WHERE v <> '';
+sql <<SQL
+CREATE TABLE ids AS SELECT id AS ev, attribute_id || ':' || value AS ident FROM ($EVENT_IDENTIFIERS) p;
 CREATE TABLE edges AS SELECT DISTINCT i1.ev AS x, i2.ev AS y FROM ids i1 JOIN ids i2 USING (ident);
 CREATE INDEX ON edges (x);
 CREATE TABLE comp AS
@@ -89,12 +100,8 @@ read -r ents labels pairs <<<"$counts"
 assert_eq "$ents" "$labels" "number of entities = number of components"
 assert_eq "$ents" "$pairs" "entities and components are the same partition"
 [[ $ents -gt 50 && $ents -lt $((N - 50)) ]] || fail "degenerate test data: $ents components"
-assert_eq 0 "$(sql "SELECT count(*) FROM (
-    SELECT m.customer_entity_id, (array_agg(e.id ORDER BY e.event_time, e.id COLLATE \"C\"))[1] AS first,
-           (array_agg(e.event_time ORDER BY e.event_time, e.id COLLATE \"C\"))[1] AS first_time
-      FROM cdp_ps.matching m JOIN cdp_ce.customer_events e ON e.id = m.customer_event_id
-     GROUP BY 1) s WHERE customer_entity_id <> $(entity_id_of first_time first)")" \
-  "ids from the earliest event"
+assert_eq 0 "$(sql "SELECT count(*) FROM ($ENTITY_FIRSTS) f
+                    WHERE id <> $(entity_id_of first_time first_id)")" "ids from the earliest event"
 
 # The same events in one run with tiny batches.
 newdb batches
@@ -129,21 +136,12 @@ assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.entity_merges em
                     JOIN cdp_ps.matching m ON m.customer_entity_id = em.merged_id")" "no absorbed id in use"
 assert_eq "$(sql "SELECT count(DISTINCT customer_entity_id) FROM cdp_ps.matching")" \
   "$(sql "SELECT count(*) FROM cdp_attr.customer_entities")" "one customer_entities row per entity"
-assert_eq 0 "$(sql "SELECT count(*) FROM (
-    SELECT 'a' AS attribute_id, payload->>'a' AS value, id FROM cdp_ce.customer_events
-     WHERE payload->>'a' <> ''
-    UNION ALL SELECT 'b', v, id FROM cdp_ce.customer_events, jsonb_array_elements_text(payload->'b') v
-     WHERE v <> '') p
+assert_eq 0 "$(sql "SELECT count(*) FROM ($EVENT_IDENTIFIERS) p
   JOIN cdp_ps.matching m ON m.customer_event_id = p.id
   LEFT JOIN cdp_ps.identifiers i USING (attribute_id, value)
   WHERE i.customer_entity_id IS DISTINCT FROM m.customer_entity_id")" \
   "every identifier belongs to the entity of its events"
-assert_eq 0 "$(sql "SELECT count(*) FROM (
-    SELECT m.customer_entity_id AS id,
-           (array_agg(e.id ORDER BY e.event_time, e.id COLLATE \"C\"))[1] AS first_id,
-           (array_agg(e.event_time ORDER BY e.event_time, e.id COLLATE \"C\"))[1] AS first_time
-      FROM cdp_ps.matching m JOIN cdp_ce.customer_events e ON e.id = m.customer_event_id
-     GROUP BY 1) f
+assert_eq 0 "$(sql "SELECT count(*) FROM ($ENTITY_FIRSTS) f
   FULL JOIN cdp_ps.entities en USING (id)
   WHERE en.first_event_id IS DISTINCT FROM f.first_id
      OR en.first_event_time IS DISTINCT FROM f.first_time")" \
@@ -156,10 +154,8 @@ expect_status 0 cps stitch
 assert_contains "$OUT" "from scratch"
 assert_eq "$one" "$(table_digest cdp_ps.matching)" "re-stitched from scratch = one run"
 assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.entity_merges")" "lineage rebuilt"
-assert_eq "$(sql "SELECT count(*) FROM (
-    SELECT 'a', payload->>'a' FROM cdp_ce.customer_events WHERE payload->>'a' <> ''
-    UNION SELECT 'b', v FROM cdp_ce.customer_events, jsonb_array_elements_text(payload->'b') v
-     WHERE v <> '') s")" "$(sql "SELECT count(*) FROM cdp_ps.identifiers")" "identifiers rebuilt"
+assert_eq "$(sql "SELECT count(DISTINCT (attribute_id, value)) FROM ($EVENT_IDENTIFIERS) p")" \
+  "$(sql "SELECT count(*) FROM cdp_ps.identifiers")" "identifiers rebuilt"
 
 # The same events arriving in an order unrelated to time (earlier events after
 # later ones): the same partition; ids may differ, as an entity keeps the id it
