@@ -158,11 +158,15 @@ static const schema_object objects[] = {
      "LANGUAGE plpgsql " DEFINER "AS $cps$\nBEGIN\n  IF " QUEUE_EXISTS " THEN\n    " ENQUEUE_FROM(
          "SELECT n.id FROM cps_new n") "\n  END IF;\n  RETURN NULL;\nEND\n$cps$",
      NULL},
+    /* An update queues the events whose row changed, compared as stored
+     * (`*<>`): jsonb's equality calls {"x": 1} and {"x": 1.0} equal although
+     * payload->>'x' differs, and a CDP column of a type without an equality
+     * operator (json, point) must not make the CDP's updates fail. */
     {OBJ_TRIGGER_FUNCTION, S_PS, "cps_queue_updated", NULL, 0,
      "CREATE OR REPLACE FUNCTION {ps}.cps_queue_updated() RETURNS trigger "
      "LANGUAGE plpgsql " DEFINER "AS $cps$\nBEGIN\n  IF " QUEUE_EXISTS " THEN\n    " ENQUEUE_FROM(
          "SELECT n.id FROM cps_new n LEFT JOIN cps_old o ON o.id = n.id "
-         "WHERE o IS DISTINCT FROM n") "\n  END IF;\n  RETURN NULL;\nEND\n$cps$",
+         "WHERE o.id IS NULL OR o OPERATOR(pg_catalog.*<>) n") "\n  END IF;\n  RETURN NULL;\nEND\n$cps$",
      NULL},
     {OBJ_TRIGGER, S_CE, "cps_queue_inserted", "customer_events", S_CE,
      "CREATE TRIGGER cps_queue_inserted AFTER INSERT ON {ce}.customer_events "

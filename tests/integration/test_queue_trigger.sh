@@ -35,6 +35,27 @@ sql "INSERT INTO cdp_ce.customer_events (id, payload) VALUES ('d', '{\"y\": 2}')
      ON CONFLICT (id) DO UPDATE SET payload = excluded.payload"
 assert_eq "b,d" "$(queue)" "changed events queued again"
 
+# A change that jsonb's equality does not see still changes what an
+# expression reads: 1 and 1.0 are equal numbers, but payload->>'x' is '1' or '1.0'.
+sql "DELETE FROM cdp_ps.customer_events_to_process"
+sql "UPDATE cdp_ce.customer_events SET payload = '{\"x\": 1}' WHERE id = 'a'"
+sql "DELETE FROM cdp_ps.customer_events_to_process"
+sql "UPDATE cdp_ce.customer_events SET payload = '{\"x\": 1.0}' WHERE id = 'a'"
+assert_eq "a" "$(queue)" "a payload changed from 1 to 1.0 is queued again"
+
+# A column of the CDP's own whose type has no equality operator (json, point)
+# must not break the CDP's updates, changed or not.
+sql "ALTER TABLE cdp_ce.customer_events ADD COLUMN cdp_raw json, ADD COLUMN cdp_geo point"
+sql "DELETE FROM cdp_ps.customer_events_to_process"
+sql "UPDATE cdp_ce.customer_events SET cdp_raw = '{\"k\": 1}', cdp_geo = '(1,2)' WHERE id = 'f'"
+sql "UPDATE cdp_ce.customer_events SET payload = payload WHERE id = 'g'"
+sql "INSERT INTO cdp_ce.customer_events (id, payload) VALUES ('h', '{}')
+     ON CONFLICT (id) DO UPDATE SET payload = excluded.payload"
+assert_eq "f" "$(queue)" "with json and point columns: only the changed event queued"
+sql "ALTER TABLE cdp_ce.customer_events DROP COLUMN cdp_raw, DROP COLUMN cdp_geo"
+sql "DELETE FROM cdp_ps.customer_events_to_process"
+sql "UPDATE cdp_ce.customer_events SET payload = '{}' WHERE id IN ('b', 'd')"
+
 # A queued event changed again is queued once, with a new row version.
 x1=$(sql "SELECT xmin FROM cdp_ps.customer_events_to_process WHERE customer_event_id = 'b'")
 sql "UPDATE cdp_ce.customer_events SET payload = '{\"x\": 2}' WHERE id = 'b'"
