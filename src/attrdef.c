@@ -76,6 +76,8 @@ static int get_list(attr_list *dst, const json_t *root, const char *key, const c
     dst->n = 0;
     if (!v || json_is_null(v))
         return 0;
+    if (json_is_string(v) && str_blank(json_string_value(v)))
+        return 0; /* "" is not set (SPEC §4.1): all events */
     if (!json_is_array(v))
         return cps_error_set(
             err, "attribute \"%s\": \"%s\" must be a list of strings, e.g. [\"web\"]", id, key);

@@ -54,6 +54,27 @@ static void empty_id_is_the_row_id(void **state)
     }
 }
 
+/* The same for the lists: "" is all events, as [] and a missing key are;
+ * a string that is not blank is still not a list. */
+static void empty_string_list_is_all(void **state)
+{
+    (void)state;
+    attr_def d;
+    cps_error err;
+    if (parse(&d,
+              "{\"type\": \"list\", \"value\": \"v\", \"sources\": \"\", "
+              "\"types\": \" \", \"versions\": \"\"}",
+              &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(d.sources.n, 0);
+    assert_int_equal(d.types.n, 0);
+    assert_int_equal(d.versions.n, 0);
+    attrdef_free(&d);
+    assert_int_equal(parse(&d, "{\"type\": \"list\", \"value\": \"v\", \"types\": \"web\"}", &err),
+                     CPS_ERR);
+    assert_non_null(strstr(err.msg, "attribute \"a1\": \"types\" must be a list of strings"));
+}
+
 static void rejects_another_id(void **state)
 {
     (void)state;
@@ -98,6 +119,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_a_definition),
         cmocka_unit_test(empty_id_is_the_row_id),
+        cmocka_unit_test(empty_string_list_is_all),
         cmocka_unit_test(rejects_another_id),
         cmocka_unit_test(type_mistakes),
     };
