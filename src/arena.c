@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_BYTES (4u << 20)
+/* Chunks start small, for the many small graphs of incremental batches, and
+ * double up to a size that makes their count irrelevant for large ones. */
+#define FIRST_CHUNK_BYTES (64u << 10)
+#define MAX_CHUNK_BYTES   (4u << 20)
 
 typedef struct chunk {
     struct chunk *next;
@@ -28,7 +31,11 @@ void *arena_alloc(arena *a, size_t n)
 {
     chunk *c = a->head;
     if (!c || c->size - c->used < n) {
-        size_t size = n > CHUNK_BYTES ? n : CHUNK_BYTES;
+        size_t size = c ? c->size * 2 : FIRST_CHUNK_BYTES;
+        if (size > MAX_CHUNK_BYTES)
+            size = MAX_CHUNK_BYTES;
+        if (size < n)
+            size = n;
         c = xmalloc(sizeof(chunk) + size);
         c->used = 0;
         c->size = size;

@@ -2,8 +2,9 @@
  * arena — a bump allocator for many small strings that die together.
  *
  * Strings copied into an arena live until arena_free(); there is no per-string
- * free. Chunks are large so that millions of identifiers cost one malloc each
- * few thousand strings and no per-string header.
+ * free. Chunks double from 64 KiB to 4 MiB, so that millions of identifiers
+ * cost one malloc each few thousand strings and no per-string header, and a
+ * small graph does not take megabytes.
  */
 #ifndef CPS_ARENA_H
 #define CPS_ARENA_H
