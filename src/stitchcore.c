@@ -26,6 +26,7 @@ typedef struct known {
 typedef struct component {
     uint32_t min_event; /* earliest batch event, or IDTAB_NONE */
     uint32_t survivor;  /* best known entity, or IDTAB_NONE */
+    bool late;          /* min_event comes before every known entity's earliest event */
     const char *id;     /* the entity id chosen */
     int64_t first_time; /* the entity's earliest event after the batch */
     const char *first_id;
@@ -39,11 +40,16 @@ struct sc_graph {
     uint32_t nev;
     int64_t *ev_time;
     uint32_t *ev_node;
+    uint32_t *ev_ent; /* the known entity the event was in before the batch, or IDTAB_NONE */
     size_t ev_cap;
     idtab *idents; /* identifiers by (attr, value) */
     uint32_t *id_node;
-    uint8_t *id_known;
+    uint32_t *id_ent; /* the known entity of the identifier, or IDTAB_NONE (new) */
     size_t id_cap;
+    struct edge {
+        uint32_t ev, ident;
+    } * edges; /* which event carries which identifier */
+    size_t nedges, edge_cap;
     idtab *entities; /* known entities by id */
     known *ent;
     size_t ent_cap;
@@ -82,8 +88,10 @@ void sc_free(sc_graph *g)
     arena_free(g->strings);
     free(g->ev_time);
     free(g->ev_node);
+    free(g->ev_ent);
     free(g->id_node);
-    free(g->id_known);
+    free(g->id_ent);
+    free(g->edges);
     free(g->ent);
     free(g->ev_comp);
     free(g->id_comp);
@@ -101,18 +109,20 @@ uint32_t sc_add_event(sc_graph *g, const char *id, size_t len, int64_t time)
         g->ev_len = xrealloc(g->ev_len, cap * sizeof *g->ev_len);
         g->ev_time = xrealloc(g->ev_time, cap * sizeof *g->ev_time);
         g->ev_node = xrealloc(g->ev_node, cap * sizeof *g->ev_node);
+        g->ev_ent = xrealloc(g->ev_ent, cap * sizeof *g->ev_ent);
         g->ev_cap = cap;
     }
     g->ev_id[ev] = arena_strndup(g->strings, id, len);
     g->ev_len[ev] = (uint32_t)len;
     g->ev_time[ev] = time;
     g->ev_node[ev] = uf_add(g->sets);
+    g->ev_ent[ev] = IDTAB_NONE;
     return ev;
 }
 
-/* The node of a known entity, added on first sight. */
-static uint32_t entity_node(sc_graph *g, const char *entity, int64_t first_time,
-                            const char *first_id)
+/* A known entity's index, added (with its own node) on first sight. */
+static uint32_t known_entity(sc_graph *g, const char *entity, int64_t first_time,
+                             const char *first_id)
 {
     bool added;
     uint32_t e = idtab_intern(g->entities, 0, entity, strlen(entity), &added);
@@ -123,18 +133,20 @@ static uint32_t entity_node(sc_graph *g, const char *entity, int64_t first_time,
             arena_strndup(g->strings, first_id ? first_id : "", first_id ? strlen(first_id) : 0);
         g->ent[e].node = uf_add(g->sets);
     }
-    return g->ent[e].node;
+    return e;
 }
 
 void sc_known_entity(sc_graph *g, const char *entity, int64_t first_time, const char *first_id)
 {
-    (void)entity_node(g, entity, first_time, first_id);
+    (void)known_entity(g, entity, first_time, first_id);
 }
 
 void sc_event_entity(sc_graph *g, uint32_t ev, const char *entity, int64_t first_time,
                      const char *first_id)
 {
-    uf_union(g->sets, g->ev_node[ev], entity_node(g, entity, first_time, first_id));
+    uint32_t e = known_entity(g, entity, first_time, first_id);
+    g->ev_ent[ev] = e;
+    uf_union(g->sets, g->ev_node[ev], g->ent[e].node);
 }
 
 uint32_t sc_add_identifier(sc_graph *g, uint32_t ev, uint32_t attr, const char *value, size_t len)
@@ -146,12 +158,14 @@ uint32_t sc_add_identifier(sc_graph *g, uint32_t ev, uint32_t attr, const char *
             size_t cap = g->id_cap;
             xgrow((void **)&g->id_node, &cap, i + 1, sizeof *g->id_node);
             cap = g->id_cap;
-            xgrow((void **)&g->id_known, &cap, i + 1, sizeof *g->id_known);
+            xgrow((void **)&g->id_ent, &cap, i + 1, sizeof *g->id_ent);
             g->id_cap = cap;
         }
         g->id_node[i] = uf_add(g->sets);
-        g->id_known[i] = 0;
+        g->id_ent[i] = IDTAB_NONE;
     }
+    xgrow((void **)&g->edges, &g->edge_cap, g->nedges + 1, sizeof *g->edges);
+    g->edges[g->nedges++] = (struct edge){ev, i};
     uf_union(g->sets, g->ev_node[ev], g->id_node[i]);
     return i;
 }
@@ -159,8 +173,9 @@ uint32_t sc_add_identifier(sc_graph *g, uint32_t ev, uint32_t attr, const char *
 void sc_identifier_entity(sc_graph *g, uint32_t ident, const char *entity, int64_t first_time,
                           const char *first_id)
 {
-    g->id_known[ident] = 1;
-    uf_union(g->sets, g->id_node[ident], entity_node(g, entity, first_time, first_id));
+    uint32_t e = known_entity(g, entity, first_time, first_id);
+    g->id_ent[ident] = e;
+    uf_union(g->sets, g->id_node[ident], g->ent[e].node);
 }
 
 int sc_first_cmp(int64_t t1, const char *id1, size_t len1, int64_t t2, const char *id2, size_t len2)
@@ -180,7 +195,7 @@ static uint32_t component_of(sc_graph *g, uint32_t *comp_of, size_t *cap, uint32
     uint32_t r = uf_find(g->sets, node);
     if (comp_of[r] == UINT32_MAX) {
         xgrow((void **)&g->comps, cap, g->ncomps + 1, sizeof *g->comps);
-        g->comps[g->ncomps] = (component){IDTAB_NONE, IDTAB_NONE, NULL, 0, NULL, false};
+        g->comps[g->ncomps] = (component){IDTAB_NONE, IDTAB_NONE, false, NULL, 0, NULL, false};
         comp_of[r] = (uint32_t)g->ncomps++;
     }
     return comp_of[r];
@@ -197,6 +212,51 @@ static int entity_cmp(const sc_graph *g, uint32_t a, uint32_t b)
     const known *x = &g->ent[a], *y = &g->ent[b];
     return sc_first_cmp(x->first_time, x->first_id, strlen(x->first_id), y->first_time, y->first_id,
                         strlen(y->first_id));
+}
+
+/* Batch event ev comes before known entity e's earliest event (a known one). */
+static bool event_before_entity(const sc_graph *g, uint32_t ev, uint32_t e)
+{
+    const known *k = &g->ent[e];
+    return *k->first_id && sc_first_cmp(g->ev_time[ev], g->ev_id[ev], g->ev_len[ev], k->first_time,
+                                        k->first_id, strlen(k->first_id)) < 0;
+}
+
+static void consider_survivor(const sc_graph *g, component *k, uint32_t e)
+{
+    if (e != IDTAB_NONE && (k->survivor == IDTAB_NONE || entity_cmp(g, e, k->survivor) < 0))
+        k->survivor = e;
+}
+
+/* The survivor must not depend on where batches begin and end. The queue
+ * delivers events in (event_time, id) order, and stitched one at a time, a
+ * component's earliest batch event m would come first: it would join only
+ * the known entities its own identifiers (or its own entity) belong to, and
+ * the earliest of those, now starting with m, would win every later merge;
+ * with none, m would found a new entity that wins them all. So where m
+ * precedes every known entity of its component (a late event: earlier than
+ * the history it meets), the survivor is chosen among m's own known
+ * entities only, or is a new entity from m. Otherwise no batch event can
+ * change which known entity is earliest, and the earliest survives. */
+static void choose_late_survivors(sc_graph *g)
+{
+    bool any = false;
+    for (size_t c = 0; c < g->ncomps; c++) {
+        component *k = &g->comps[c];
+        k->late = k->survivor != IDTAB_NONE && k->min_event != IDTAB_NONE &&
+                  event_before_entity(g, k->min_event, k->survivor);
+        if (k->late) {
+            k->survivor = IDTAB_NONE;
+            consider_survivor(g, k, g->ev_ent[k->min_event]);
+            any = true;
+        }
+    }
+    for (size_t j = 0; any && j < g->nedges; j++) {
+        const struct edge *d = &g->edges[j];
+        component *k = &g->comps[g->ev_comp[d->ev]];
+        if (k->late && k->min_event == d->ev)
+            consider_survivor(g, k, g->id_ent[d->ident]);
+    }
 }
 
 /* Choose each component's id and earliest event. */
@@ -254,6 +314,7 @@ void sc_resolve(sc_graph *g)
         g->id_comp[i] = component_of(g, comp_of, &comps_cap, g->id_node[i]);
     free(comp_of);
 
+    choose_late_survivors(g);
     for (size_t c = 0; c < g->ncomps; c++)
         name_component(g, &g->comps[c]);
 
@@ -304,7 +365,7 @@ const char *sc_identifier_value(const sc_graph *g, uint32_t ident, size_t *len)
 
 bool sc_identifier_is_new(const sc_graph *g, uint32_t ident)
 {
-    return !g->id_known[ident];
+    return g->id_ent[ident] == IDTAB_NONE;
 }
 
 const char *sc_identifier_result(const sc_graph *g, uint32_t ident)
@@ -342,6 +403,7 @@ size_t sc_bytes(const sc_graph *g)
 {
     return uf_bytes(g->sets) + idtab_bytes(g->idents) + idtab_bytes(g->entities) +
            arena_bytes(g->strings) +
-           g->ev_cap * (sizeof(char *) + sizeof(int64_t) + sizeof(uint32_t) * 3) +
-           g->id_cap * (sizeof(uint32_t) * 2 + 1) + g->ncomps * sizeof(component);
+           g->ev_cap * (sizeof(char *) + sizeof(int64_t) + sizeof(uint32_t) * 4) +
+           g->id_cap * (sizeof(uint32_t) * 2) + g->edge_cap * sizeof(struct edge) +
+           g->ncomps * sizeof(component);
 }

@@ -7,7 +7,11 @@
  * components with union-find and decides, per component, its entity:
  *   - with known entities: the survivor is the one whose earliest event comes
  *     first by (event_time, event id); the others are merged into it;
- *   - without: a new entity whose id comes from its earliest event (entityid.h).
+ *   - without: a new entity whose id comes from its earliest event (entityid.h);
+ *   - with a batch event earlier than every known entity it meets (a late
+ *     event): what stitching the events one at a time in that order would
+ *     give, so that where batches split never matters: the earliest of the
+ *     known entities that event itself belongs to, or a new entity from it.
  * The caller then writes the results: every event's entity, the new
  * identifiers, the merges, and each touched entity's earliest event.
  *
