@@ -1237,10 +1237,11 @@ static void sort_values(values *vs)
  * takes the same locks (FOR KEY SHARE) on all of them; if every entity is
  * there, the per-row checks cannot fail and are skipped for the COPY
  * (session_replication_role, which only a superuser may set, and which would
- * also silence other triggers: so only when the table has none). Otherwise
- * the foreign key checks as usual.
+ * also silence other triggers: so only when the table has none, and only for
+ * the COPY: *replica says to set it back). Otherwise the foreign key checks
+ * as usual.
  */
-static int lock_batch_entities(batch *b, cps_error *err)
+static int lock_batch_entities(batch *b, bool *replica, cps_error *err)
 {
     char *locked = NULL;
     int rc = db_query_value(b->d, err, &locked, NULL,
@@ -1249,9 +1250,12 @@ static int lock_batch_entities(batch *b, cps_error *err)
                             0, NULL);
     bool all = rc == 0 && locked && strtoul(locked, NULL, 10) == b->n;
     free(locked);
-    if (rc == 0 && all &&
-        db_exec(b->d, err, "SET LOCAL session_replication_role = replica", 0, NULL) < 0)
-        rc = CPS_ERR;
+    if (rc == 0 && all) {
+        if (db_exec(b->d, err, "SET LOCAL session_replication_role = replica", 0, NULL) < 0)
+            rc = CPS_ERR;
+        else
+            *replica = true;
+    }
     return rc;
 }
 
@@ -1303,7 +1307,8 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
         return CPS_ERR;
     double t1 = now_seconds();
 
-    if (p->set_based_fk && (rc = lock_batch_entities(b, err)) < 0)
+    bool replica = false;
+    if (p->set_based_fk && (rc = lock_batch_entities(b, &replica, err)) < 0)
         return rc;
     char *sql = db_sql(b->d, "COPY {attr}.customer_attributes (customer_entity_id, attribute_id, "
                              "value) FROM STDIN");
@@ -1330,6 +1335,10 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
     }
     free(cursor);
     rc = db_copy_in_end(c, NULL, err);
+    /* customer_entities' triggers (the CDP's too) see calculated being set */
+    if (rc == 0 && replica &&
+        db_exec(b->d, err, "SET LOCAL session_replication_role = origin", 0, NULL) < 0)
+        rc = CPS_ERR;
     double t2 = now_seconds();
     log_debug(STEP, "batch of %u entities written: %lld rows deleted in %.3f s, new rows in %.3f s",
               b->n, (long long)deleted, t1 - t0, t2 - t1);

@@ -16,6 +16,22 @@ calculated() { sql "SELECT count(*) FROM cdp_attr.customer_entities WHERE calcul
 expect_status 0 cps attributes
 assert_contains "$OUT" "no entity is due"
 
+# The CDP's own triggers on customer_entities see calculated being set: as
+# superuser a batch skips the foreign key's per-row checks with
+# session_replication_role, for its COPY into customer_attributes only.
+sql "CREATE TABLE public.calc_log (id text, calculated timestamptz);
+     CREATE FUNCTION public.log_calc() RETURNS trigger LANGUAGE plpgsql AS \$\$
+     BEGIN INSERT INTO public.calc_log VALUES (NEW.id, NEW.calculated); RETURN NEW; END \$\$;
+     CREATE TRIGGER log_calc AFTER UPDATE OF calculated ON cdp_attr.customer_entities
+       FOR EACH ROW EXECUTE FUNCTION public.log_calc();
+     UPDATE cdp_attr.customer_entities SET calculated = NULL
+      WHERE id IN (SELECT id FROM cdp_attr.customer_entities ORDER BY id LIMIT 5);
+     TRUNCATE public.calc_log"
+expect_status 0 cps attributes
+assert_eq 5 "$(sql "SELECT count(*) FROM public.calc_log WHERE calculated IS NOT NULL")" \
+  "a trigger on customer_entities saw the 5 entities calculated"
+sql "DROP TRIGGER log_calc ON cdp_attr.customer_entities"
+
 # Batches of 7 entities on 3 connections give the same values.
 sql "UPDATE cdp_attr.customer_entities SET calculated = NULL"
 echo '{"batch_size": 7, "workers": 3}' >"$TEST_TMP/par.json"
