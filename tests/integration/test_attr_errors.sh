@@ -20,11 +20,14 @@ INSERT INTO cdp_attr.attributes VALUES
   ('longest', '{"type": "max", "value": "(payload->>''i'')::interval"}'),
   ('ok', '{"type": "last", "value": "payload->>''n''"}'),
   ('cnt2', '{"type": "custom", "query": "SELECT count(*) AS value FROM base"}');
-INSERT INTO cdp_attr.context (key, query) VALUES ('good', 'SELECT 42'), ('bad', 'SELECT 1/0');
+INSERT INTO cdp_attr.context (key, query) VALUES ('good', 'SELECT 42'), ('bad', 'SELECT 1/0'),
+  ('flag', 'SELECT 2 > 1');
 SQL
 expect_status 1 cps attributes   # the bad context query
 assert_contains "$OUT" 'context "bad": the query failed, the old value is kept: division by zero'
 assert_eq "42" "$(sql "SELECT value FROM cdp_attr.context WHERE key = 'good'")" "other context rows refreshed"
+assert_eq "true" "$(sql "SELECT value FROM cdp_attr.context WHERE key = 'flag'")" \
+  "a boolean as text is what its cast gives, as for attribute values"
 assert_eq 300 "$(sql "SELECT count(*) FROM cdp_attr.customer_attributes")" "5 attributes x 60 entities"
 sql "UPDATE cdp_attr.context SET query = 'SELECT 7', modified = NULL WHERE key = 'bad'"
 before=$(table_digest cdp_attr.customer_attributes)
