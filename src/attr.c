@@ -484,13 +484,24 @@ static void plan_free(plan *p)
 
 /* ---- which entities ----------------------------------------------------- */
 
-/* Entities known to stitching but missing in customer_entities come back. */
+/* Entities known to stitching but missing in customer_entities come back;
+ * not while a re-stitch from scratch is pending: {ps}.entities is then the
+ * old stitching's, and the re-stitch writes customer_entities anew. */
 static int resync_entities(plan *p, db *d, cps_error *err)
 {
-    int pending = 0;
+    int pending = 0, restitch = 0;
     int rc = schema_state_get(d, STATE_ENTITIES_RESYNC, &pending, err);
     if (rc < 0 || !pending)
         return rc;
+    if ((rc = schema_state_get(d, STATE_RESTITCH, &restitch, err)) < 0)
+        return rc;
+    if (restitch) {
+        log_info(STEP,
+                 "a re-stitch from scratch is pending: %s.customer_entities is filled by it, "
+                 "not from the previous stitching (run stitch)",
+                 p->ctx->cfg->attr_schema);
+        return 0;
+    }
     if ((rc = db_begin(d, err)) < 0)
         return rc;
     int64_t n = db_exec(d, err,

@@ -99,6 +99,10 @@ SQL
 sql "CREATE TABLE public.crm_notes (customer_entity_id text
        REFERENCES cdp_attr.customer_entities (id) ON DELETE SET NULL, note text);
      INSERT INTO public.crm_notes VALUES (NULL, 'not yet linked')"
+# attributes alone before the re-stitch: the old stitching's entities stay out
+expect_status 0 cps attributes
+assert_contains "$OUT" "a re-stitch from scratch is pending"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_attr.customer_entities")" "customer_entities waits for the re-stitch"
 # the keys, foreign keys, indexes and triggers the full pass drops and restores
 schema_before=$(entity_schema)
 expect_status 0 cps run
