@@ -591,7 +591,24 @@ typedef struct batch {
     strbuf last_event;     /* the one pass: the event of the previous row */
     bool have_last;        /* ... once there was one (an event id may be empty) */
     uint32_t on_lo, on_hi; /* cps_on holds entities on_lo..on_hi; 0: not one range known */
+    uint8_t *seen;         /* k - 1 -> the one pass brought rows of the entity */
+    uint32_t nseen;        /* entities seen so far */
+    uint32_t reported;     /* ... of which counted in the step's progress */
 } batch;
+
+/* A batch can hold most entities of a run: its progress is counted while
+ * the one pass streams in, by the entities whose rows have begun to arrive
+ * (in whatever order), and the rest when the batch is written. */
+static void batch_progress(batch *b, uint32_t e)
+{
+    if (b->seen[e])
+        return;
+    b->seen[e] = 1;
+    if (++b->nseen - b->reported >= 64) {
+        progress_add(b->p->prog, b->nseen - b->reported);
+        b->reported = b->nseen;
+    }
+}
 
 static void values_push(values *vs, uint32_t k, char *v, size_t len)
 {
@@ -640,6 +657,7 @@ static int row_one_pass(void *arg, char **f, size_t *len, int nf, cps_error *err
     if (k < 1 || (uint32_t)k > b->n)
         return cps_error_set(err, "unexpected one-pass row for entity %ld", k);
     uint32_t e = (uint32_t)(k - 1);
+    batch_progress(b, e);
     bool again = b->have_last && b->last_event.len == len[2] &&
                  !memcmp(sb_str(&b->last_event), f[2], len[2]);
     if (!again) {
@@ -1395,9 +1413,12 @@ static int load_batch_entities(batch *b, cps_error *err)
     return rc;
 }
 
-static int run_batch(plan *p, db *d, char **ids, uint32_t n, cps_error *err)
+/* Calculate and write one batch; *reported: entities already counted in
+ * the step's progress. */
+static int run_batch(plan *p, db *d, char **ids, uint32_t n, uint32_t *reported, cps_error *err)
 {
     batch b = {.p = p, .d = d, .n = n, .ids = ids};
+    b.seen = xcalloc((size_t)n + 1, 1);
     b.aggs = xcalloc(p->n + 1, sizeof *b.aggs);
     b.failed = xcalloc((size_t)n * (p->n + 1), 1);
     b.direct = xcalloc(p->n + 1, sizeof *b.direct);
@@ -1432,6 +1453,8 @@ static int run_batch(plan *p, db *d, char **ids, uint32_t n, cps_error *err)
     values_free(&b.trapped);
     arena_free(b.strings);
     sb_free(&b.last_event);
+    free(b.seen);
+    *reported = b.reported;
     return rc;
 }
 
@@ -1462,7 +1485,8 @@ static void *work(void *arg)
             w->rc = CPS_EINTR;
             break;
         }
-        w->rc = run_batch(p, w->d, p->ids + first, (uint32_t)n, &w->err);
+        uint32_t reported = 0;
+        w->rc = run_batch(p, w->d, p->ids + first, (uint32_t)n, &reported, &w->err);
         pthread_mutex_lock(&p->lock);
         if (w->rc < 0)
             p->stop = true;
@@ -1473,7 +1497,7 @@ static void *work(void *arg)
         pthread_mutex_unlock(&p->lock);
         if (w->rc < 0)
             break;
-        progress_add(p->prog, n);
+        progress_add(p->prog, n - reported);
     }
     return NULL;
 }

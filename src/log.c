@@ -134,6 +134,9 @@ static void maybe_report(progress *p)
 {
     double now = now_seconds();
     double every = p->tty ? 0.2 : 3.0;
+    /* all done: progress_end's summary says so, once */
+    if (p->total && p->done >= p->total)
+        return;
     if (now - p->last_print >= every) {
         p->last_print = now;
         report(p, now, 0);

@@ -161,4 +161,14 @@ echo '{"recalculate_after_hours": 876600, "context_max_age_hours": 876600,
 expect_status 0 cps -c "$TEST_TMP/ages.json" run
 assert_contains "$OUT" "no entity is due"
 expect_status 0 cps -c "$TEST_TMP/ages.json" status
+
+# Progress (SPEC §1.3) comes while a batch is read, not only after it: one
+# batch of every entity, slowed to about 1 ms per event, reports on the way.
+sql "INSERT INTO cdp_attr.attributes VALUES ('slow', '{\"type\": \"max\",
+       \"value\": \"CASE WHEN pg_sleep(0.001) IS NULL THEN event_time END\"}');
+     UPDATE cdp_attr.customer_entities SET calculated = NULL"
+expect_status 0 cps attributes
+mid=$(grep -E "ATTR: [0-9.k]+/[0-9.k]+ entities \(([0-9]|[1-9][0-9])%\)" <<<"$OUT" | head -1)
+[[ -n $mid ]] || fail "no progress line before the batch was done: $OUT"
+sql "DELETE FROM cdp_attr.attributes WHERE id = 'slow'"
 pass
