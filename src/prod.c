@@ -254,12 +254,13 @@ static void free_cols(pivot_col *cols, size_t n)
     free(cols);
 }
 
-/* The attribute columns, ordered by id (*ncols receives their number). */
+/* The attribute columns, ordered by id in bytes, as text compares everywhere
+ * in CPS whatever the database's collation (*ncols receives their number). */
 static int load_columns(run_ctx *ctx, pivot_col **out, size_t *ncols, cps_error *err)
 {
     PGresult *res = db_query(ctx->d, err,
                              "SELECT id, definition::text FROM {attr}.attributes "
-                             "WHERE id IS NOT NULL ORDER BY id",
+                             "WHERE id IS NOT NULL ORDER BY id COLLATE \"C\"",
                              0, NULL);
     if (!res)
         return cps_error_prefix(err, "reading %s.attributes", ctx->cfg->attr_schema);

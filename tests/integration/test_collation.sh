@@ -88,4 +88,26 @@ CPS_FORCE_SQL_AGGREGATION=1 expect_status 0 cps attributes
 attrs=$(grep "^cdp_attr.customer_attributes " <<<"${second[c]}")
 assert_eq "$attrs" "cdp_attr.customer_attributes $(digest cdp_attr.customer_attributes "customer_entity_id, attribute_id, value")" \
   "PostgreSQL's aggregation in ICU en-US"
+
+# The pivot's columns are ordered by attribute id in bytes too (SPEC §6).
+echo '{"production": true}' >"$TEST_TMP/prod.json"
+declare -A columns
+for kind in c icu; do
+  newdb "pivot_$kind"
+  if [[ $kind == icu ]]; then
+    dropdb "$PGDATABASE"
+    createdb --template=template0 --locale-provider=icu --icu-locale=en-US "$PGDATABASE"
+  fi
+  expect_status 0 cps init
+  sql "INSERT INTO cdp_attr.attributes VALUES
+         ('aa', '{\"type\": \"max\", \"value\": \"payload->>''v''\"}'),
+         ('a-b', '{\"type\": \"max\", \"value\": \"payload->>''v''\"}'),
+         ('B_total', '{\"type\": \"max\", \"value\": \"payload->>''v''\"}'),
+         ('a_last', '{\"type\": \"max\", \"value\": \"payload->>''v''\"}')"
+  expect_status 0 cps -c "$TEST_TMP/prod.json" run
+  columns[$kind]=$(sql "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_catalog.pg_attribute
+                         WHERE attrelid = 'public.pivoted_customer_attributes'::regclass AND attnum > 0")
+done
+assert_eq "customer_entity_id,B_total,a-b,a_last,aa" "${columns[c]}" "pivot columns by bytes, C.UTF-8"
+assert_eq "${columns[c]}" "${columns[icu]}" "pivot columns by bytes, ICU en-US"
 pass
