@@ -16,10 +16,11 @@
 static const char *const STEP = "CACHE";
 
 typedef struct cache_table {
-    const char *name; /* relation name, also the key in the run's stats */
-    int in_cdp;       /* lives in {cdp} (else in {attr}) */
-    const char *fill; /* template: INSERT ... SELECT; $1 = cache_top_values if top */
-    int top;          /* takes cache_top_values as $1 */
+    const char *name;    /* relation name, also the key in the run's stats */
+    int in_cdp;          /* lives in {cdp} (else in {attr}) */
+    const char *fill;    /* template: INSERT ... SELECT; $1 = cache_top_values if top */
+    int top;             /* takes cache_top_values as $1 */
+    const char *missing; /* template: count of rows that should be there and are not */
 } cache_table;
 
 /* clang-format off */
@@ -34,7 +35,10 @@ static const cache_table tables[] = {
      "FROM {attr}.customer_attributes WHERE attribute_id IS NOT NULL "
      "GROUP BY attribute_id) c "
      "FULL JOIN {attr}.attributes a ON a.id = c.attribute_id",
-     0},
+     0,
+     "SELECT count(*) FROM {attr}.attributes a WHERE a.id IS NOT NULL AND NOT EXISTS ("
+     "SELECT 1 FROM {attr}.cached_attributes_counts_customers_per_attribute c "
+     "WHERE c.attribute_id = a.id)"},
     /* Ties in the count go to the smaller value (by bytes), so the cut at
      * cache_top_values does not depend on the plan or the locale. */
     {"cached_attribute_values_counts", 0,
@@ -46,14 +50,14 @@ static const cache_table tables[] = {
      "count(DISTINCT customer_entity_id COLLATE \"C\") AS n "
      "FROM {attr}.customer_attributes GROUP BY attribute_id, value COLLATE \"C\") c) r "
      "WHERE rank <= $1::bigint",
-     1},
+     1, NULL},
     /* All events of the log, stitched or not: the front end's view of what
      * came in from each source. */
     {"cached_source_events_per_date", 1,
      "INSERT INTO {cdp}.cached_source_events_per_date (source_id, date, count, modified) "
      "SELECT source_id, event_time::date, count(*), " DB_LOCAL_NOW " "
      "FROM {ce}.customer_events GROUP BY source_id, event_time::date",
-     0},
+     0, NULL},
 };
 /* clang-format on */
 
@@ -78,9 +82,9 @@ typedef struct freshness {
 } freshness;
 
 /*
- * Decide whether table t is due: empty, some `modified` NULL, or its oldest
- * row older than cache_max_age_hours (`modified` is a timestamp without time
- * zone in the database's local time, DB_LOCAL_NOW, like any other session's).
+ * Decide whether table t is due: empty or some of its rows missing, some `modified` NULL, or its
+ * oldest row older than cache_max_age_hours (`modified` is a timestamp without time zone in the
+ * database's local time, DB_LOCAL_NOW, like any other session's).
  */
 static int check_freshness(run_ctx *ctx, const cache_table *t, freshness *f, cps_error *err)
 {
@@ -98,10 +102,21 @@ static int check_freshness(run_ctx *ctx, const cache_table *t, freshness *f, cps
     long long nulls = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     double age = PQgetisnull(res, 0, 2) ? 0 : strtod(PQgetvalue(res, 0, 2), NULL);
     PQclear(res);
+    long long missing = 0;
+    if (t->missing) {
+        char *v = NULL;
+        if (db_query_value(ctx->d, err, &v, NULL, t->missing, 0, NULL) < 0)
+            return CPS_ERR;
+        missing = v ? strtoll(v, NULL, 10) : 0;
+        free(v);
+    }
     double max_age = ctx->cfg->cache_max_age_hours;
     f->due = 1;
     if (f->rows == 0)
         snprintf(f->reason, sizeof f->reason, "its rows are missing");
+    else if (missing > 0)
+        snprintf(f->reason, sizeof f->reason, "the rows of %lld attribute%s are missing", missing,
+                 missing == 1 ? "" : "s");
     else if (nulls > 0)
         snprintf(f->reason, sizeof f->reason, "%lld row%s with modified NULL", nulls,
                  nulls == 1 ? "" : "s");

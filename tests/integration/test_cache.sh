@@ -1,6 +1,7 @@
 # The caches (SPEC §5, §2.4): contents equal to independent SQL, distinct
-# entities counted, cache_top_values, the freshness rules (empty, modified
-# NULL, older than cache_max_age_hours; fresh tables are kept), a dropped
+# entities counted, cache_top_values, the freshness rules (empty or an
+# attribute's row missing, modified NULL, older than cache_max_age_hours;
+# fresh tables are kept), a dropped
 # table is rebuilt, and a reader is never blocked by a rebuild.
 source "$(dirname "$0")/lib.sh"
 newdb
@@ -116,6 +117,11 @@ assert_contains "$OUT" "CACHE: $SED rebuilt (built 30.0 h ago"
 assert_eq "false true" "$(sql "SELECT (stats->'steps'->'cache'->'tables'->'cached_attribute_values_counts'->>'rebuilt') || ' ' ||
                                       (stats->'steps'->'cache'->'tables'->'cached_source_events_per_date'->>'rebuilt')
                                  FROM cdp_ps.runs ORDER BY id DESC LIMIT 1")" "stats"
+# A defined attribute without its row (one added since, or a row deleted): rebuilt.
+sql "DELETE FROM $ACA WHERE attribute_id = (SELECT min(attribute_id) FROM $ACA)"
+expect_status 0 cps cache
+assert_contains "$OUT" "CACHE: $ACA rebuilt (the rows of 1 attribute are missing)"
+assert_eq "$(expect_attr_counts)" "$(got_attr_counts)" "the missing row is back"
 
 # `modified` is a timestamp without time zone: it is the database's local time
 # (its TimeZone setting), as now() gives in any other session, not UTC. East
