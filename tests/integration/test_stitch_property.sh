@@ -157,6 +157,16 @@ assert_eq 0 "$(sql "SELECT count(*) FROM cdp_ps.entity_merges")" "lineage rebuil
 assert_eq "$(sql "SELECT count(DISTINCT (attribute_id, value)) FROM ($EVENT_IDENTIFIERS) p")" \
   "$(sql "SELECT count(*) FROM cdp_ps.identifiers")" "identifiers rebuilt"
 
+# The events in 5 runs of a fifth each, by a hash of their ids: earlier events
+# after later ones. Arguments go to cps (a configuration).
+shuffled_runs() {
+  for part in 0 1 2 3 4; do
+    sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload)
+         SELECT id, 'ev', t, payload FROM src WHERE abs(hashtext(id || '$SEED')) % 5 = $part"
+    expect_status 0 cps "$@" stitch
+  done
+}
+
 # The same events arriving in an order unrelated to time (earlier events after
 # later ones): the same partition; ids may differ, as an entity keeps the id it
 # was created with.
@@ -164,11 +174,7 @@ newdb shuffled
 expect_status 0 cps init
 setup
 make_events
-for part in 0 1 2 3 4; do
-  sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload)
-       SELECT id, 'ev', t, payload FROM src WHERE abs(hashtext(id || '$SEED')) % 5 = $part"
-  expect_status 0 cps stitch
-done
+shuffled_runs
 assert_eq "$partition_one" "$(partition)" "arrival out of time order: same partition"
 assert_eq 0 "$(unresolved_merges)" "out of time order: every absorbed id resolves"
 shuffled=$(table_digest cdp_ps.matching)
@@ -196,11 +202,7 @@ newdb shuffled_batches
 expect_status 0 cps init
 setup
 make_events
-for part in 0 1 2 3 4; do
-  sql "INSERT INTO cdp_ce.customer_events (id, event_id, event_time, payload)
-       SELECT id, 'ev', t, payload FROM src WHERE abs(hashtext(id || '$SEED')) % 5 = $part"
-  expect_status 0 cps -c "$TEST_TMP/small.json" stitch
-done
+shuffled_runs -c "$TEST_TMP/small.json"
 assert_eq "$shuffled" "$(table_digest cdp_ps.matching)" "out of time order: batches of 37 = whole runs"
 sql "$UPDATE_SOME"
 expect_status 0 cps -c "$TEST_TMP/small.json" stitch
