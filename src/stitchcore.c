@@ -276,9 +276,7 @@ static void name_component(sc_graph *g, component *k)
     k->first_time = s->first_time;
     k->first_id = s->first_id;
     /* A late event earlier than the entity's first becomes its first; the id stays. */
-    if (m != IDTAB_NONE &&
-        (!*s->first_id || sc_first_cmp(g->ev_time[m], g->ev_id[m], g->ev_len[m], s->first_time,
-                                       s->first_id, strlen(s->first_id)) < 0)) {
+    if (m != IDTAB_NONE && (!*s->first_id || event_before_entity(g, m, k->survivor))) {
         k->first_time = g->ev_time[m];
         k->first_id = g->ev_id[m];
         k->first_changed = true;
@@ -305,8 +303,7 @@ void sc_resolve(sc_graph *g)
     for (uint32_t e = 0; e < nent; e++) {
         uint32_t c = component_of(g, comp_of, &comps_cap, g->ent[e].node);
         ent_comp[e] = c;
-        if (g->comps[c].survivor == IDTAB_NONE || entity_cmp(g, e, g->comps[c].survivor) < 0)
-            g->comps[c].survivor = e;
+        consider_survivor(g, &g->comps[c], e);
     }
     uint32_t nid = idtab_count(g->idents);
     g->id_comp = xmalloc(((size_t)nid + 1) * sizeof *g->id_comp);
