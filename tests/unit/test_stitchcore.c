@@ -33,6 +33,16 @@ static const char *idof(const char *event, int64_t t)
     return buf[k];
 }
 
+/* The batch merged exactly one known entity, from into into. */
+static void assert_one_merge(const sc_graph *g, const char *from, const char *into)
+{
+    assert_int_equal(sc_merge_count(g), 1);
+    const char *f, *i;
+    sc_merge(g, 0, &f, &i);
+    assert_string_equal(f, from);
+    assert_string_equal(i, into);
+}
+
 static void chain_and_singletons(void **state)
 {
     (void)state;
@@ -100,11 +110,7 @@ static void bridge_merges_known_entities(void **state)
     assert_false(sc_identifier_is_new(g, x));
     assert_true(sc_identifier_is_new(g, z));
     assert_string_equal(sc_identifier_result(g, z), "ent-old");
-    assert_int_equal(sc_merge_count(g), 1);
-    const char *from, *into;
-    sc_merge(g, 0, &from, &into);
-    assert_string_equal(from, "ent-young");
-    assert_string_equal(into, "ent-old");
+    assert_one_merge(g, "ent-young", "ent-old");
     assert_int_equal(sc_entity_count(g), 1);
     sc_entity_info info;
     sc_entity(g, 0, &info);
@@ -153,11 +159,7 @@ static void late_event_decides_the_survivor(void **state)
     sc_resolve(g);
     for (uint32_t e = 0; e < 3; e++)
         assert_string_equal(sc_event_result(g, e), "ent-b");
-    assert_int_equal(sc_merge_count(g), 1);
-    const char *from, *into;
-    sc_merge(g, 0, &from, &into);
-    assert_string_equal(from, "ent-a");
-    assert_string_equal(into, "ent-b");
+    assert_one_merge(g, "ent-a", "ent-b");
     sc_entity_info info;
     assert_int_equal(sc_entity_count(g), 1);
     sc_entity(g, 0, &info);
@@ -183,11 +185,7 @@ static void late_event_founds_the_survivor(void **state)
     const char *want = idof("e0", 1);
     assert_string_equal(sc_event_result(g, e0), want);
     assert_string_equal(sc_event_result(g, e3), want);
-    assert_int_equal(sc_merge_count(g), 1);
-    const char *from, *into;
-    sc_merge(g, 0, &from, &into);
-    assert_string_equal(from, "ent-a");
-    assert_string_equal(into, want);
+    assert_one_merge(g, "ent-a", want);
     sc_entity_info info;
     sc_entity(g, 0, &info);
     assert_true(info.is_new);
@@ -248,17 +246,14 @@ static void model_batch(model *m, const model_event *evs, const int *batch, int 
         for (int j = 0; j < e->nident; j++) {
             char v[8];
             snprintf(v, sizeof v, "v%d", e->ident[j] % 8);
-            ident_of[e->ident[j]] =
-                sc_add_identifier(g, node_of[batch[i]], (uint32_t)(e->ident[j] / 8), v, strlen(v));
+            int x = e->ident[j];
+            ident_of[x] = sc_add_identifier(g, node_of[batch[i]], (uint32_t)(x / 8), v, strlen(v));
+            if (*m->ident_ent[x]) { /* in {ps}.identifiers */
+                model_known(g, m, m->ident_ent[x]);
+                sc_identifier_entity(g, ident_of[x], m->ident_ent[x], PGTIME_NINF, NULL);
+            }
         }
     }
-    for (int i = 0; i < NIDENT; i++)
-        for (int b = 0; b < n; b++)
-            for (int j = 0; j < evs[batch[b]].nident; j++)
-                if (evs[batch[b]].ident[j] == i && *m->ident_ent[i]) {
-                    model_known(g, m, m->ident_ent[i]);
-                    sc_identifier_entity(g, ident_of[i], m->ident_ent[i], PGTIME_NINF, NULL);
-                }
     sc_resolve(g);
     for (size_t k = 0; k < sc_merge_count(g); k++) {
         const char *from, *into;
