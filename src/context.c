@@ -9,8 +9,6 @@
 
 static const char *const STEP = "CONTEXT";
 
-enum { PG_TYPE_BOOL = 16 }; /* pg_type.oid of boolean, fixed in every PostgreSQL */
-
 /* Run one context query in its own transaction and store its first value. */
 static int refresh(run_ctx *ctx, const char *key, const char *query, int *failed, cps_error *err)
 {
@@ -47,7 +45,7 @@ static int refresh(run_ctx *ctx, const char *key, const char *query, int *failed
         value = PQgetvalue(res, 0, 0);
     /* "as text" is what a cast to text gives, as for attribute values: the
      * one type whose cast differs from its output is boolean (t -> true) */
-    if (value && PQftype(res, 0) == PG_TYPE_BOOL)
+    if (value && PQftype(res, 0) == DB_TYPE_BOOL)
         value = value[0] == 't' ? "true" : "false";
     const char *params[] = {key, value};
     int64_t n = db_exec(

@@ -68,6 +68,12 @@ int db_query_value(db *d, cps_error *err, char **value, int *found, const char *
  * when the SQL does not compile. Caller PQclears. */
 PGresult *db_describe(db *d, const char *sql, cps_error *err);
 
+/* Type OIDs of PQftype that CPS tells apart; fixed in every PostgreSQL. */
+enum {
+    DB_TYPE_BOOL = 16,     /* boolean */
+    DB_TYPE_RECORD = 2249, /* the anonymous row type, of ROW(...) and (a, b) */
+};
+
 /* For the rest of the current transaction, plan joins as index lookups
  * (no hash or merge joins): a small batch against a large history costs
  * what the batch touches, whatever the statistics say. */

@@ -19,9 +19,6 @@
 #define CHECK_BETWEEN EXPR_CLOSE " AS v GROUP BY " EXPR_OPEN
 #define CHECK_AFTER   EXPR_CLOSE "::text) AS x WHERE false"
 
-/* PostgreSQL's anonymous row type, of ROW(...) and (a, b). */
-enum { RECORD_OID = 2249 };
-
 void stitchexpr_append(strbuf *sql, const char *expr)
 {
     sb_append(sql, EXPR_OPEN);
@@ -162,7 +159,7 @@ int stitchexpr_check(db *d, const char *expr, char **problem, cps_error *err)
                              columns);
         return 0;
     }
-    if (type == RECORD_OID) {
+    if (type == DB_TYPE_RECORD) {
         *problem = xstrdup("it gives a row (type record), not one value: a comma outside any "
                            "function's parentheses, as in \"a, b\" or \"(a, b)\", makes a row; "
                            "write one expression, or for several identifiers a set-returning one "
