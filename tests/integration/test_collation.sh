@@ -45,14 +45,19 @@ results() {
   done
 }
 
-declare -A first second
-for kind in c icu; do
-  newdb "$kind"
-  if [[ $kind == icu ]]; then
+# A new database NAME of the cluster's collation (c) or of ICU en-US (icu).
+newdb_of() {
+  newdb "$2"
+  if [[ $1 == icu ]]; then
     dropdb "$PGDATABASE"
     createdb --template=template0 --locale-provider=icu --icu-locale=en-US "$PGDATABASE"
     assert_eq "f" "$(sql "SELECT 'B' < 'a'")" "en-US collation in effect"
   fi
+}
+
+declare -A first second
+for kind in c icu; do
+  newdb_of "$kind" "$kind"
   "$CPS_GEN" --events 3000 --quiet
   sql "$TRICKY"
   sql "$ATTRS"
@@ -93,11 +98,7 @@ assert_eq "$attrs" "cdp_attr.customer_attributes $(digest cdp_attr.customer_attr
 echo '{"production": true}' >"$TEST_TMP/prod.json"
 declare -A columns
 for kind in c icu; do
-  newdb "pivot_$kind"
-  if [[ $kind == icu ]]; then
-    dropdb "$PGDATABASE"
-    createdb --template=template0 --locale-provider=icu --icu-locale=en-US "$PGDATABASE"
-  fi
+  newdb_of "$kind" "pivot_$kind"
   expect_status 0 cps init
   sql "INSERT INTO cdp_attr.attributes VALUES
          ('aa', '{\"type\": \"max\", \"value\": \"payload->>''v''\"}'),

@@ -4,6 +4,7 @@ source "$(dirname "$0")/lib.sh"
 newdb
 expect_status 0 cps init
 queue() { sql "SELECT string_agg(customer_event_id, ',' ORDER BY customer_event_id) FROM cdp_ps.customer_events_to_process"; }
+dequeue_all() { sql "DELETE FROM cdp_ps.customer_events_to_process"; }
 
 sql "INSERT INTO cdp_ce.customer_events (id, payload) VALUES ('a', '{}'), ('b', '{}')"
 sql "BEGIN; INSERT INTO cdp_ce.customer_events (id, payload) VALUES ('c', '{}'); ROLLBACK;"
@@ -28,7 +29,7 @@ wait
 assert_eq "a,b,d,f,g,h,p2" "$(queue)" "committed insert queued, rolled back one not"
 
 # Dequeued events come back when their payload changes, not on a no-op update.
-sql "DELETE FROM cdp_ps.customer_events_to_process"
+dequeue_all
 sql "UPDATE cdp_ce.customer_events SET payload = '{}' WHERE id = 'a'"
 sql "UPDATE cdp_ce.customer_events SET payload = '{\"x\": 1}' WHERE id = 'b'"
 sql "INSERT INTO cdp_ce.customer_events (id, payload) VALUES ('d', '{\"y\": 2}')
@@ -37,23 +38,23 @@ assert_eq "b,d" "$(queue)" "changed events queued again"
 
 # A change that jsonb's equality does not see still changes what an
 # expression reads: 1 and 1.0 are equal numbers, but payload->>'x' is '1' or '1.0'.
-sql "DELETE FROM cdp_ps.customer_events_to_process"
+dequeue_all
 sql "UPDATE cdp_ce.customer_events SET payload = '{\"x\": 1}' WHERE id = 'a'"
-sql "DELETE FROM cdp_ps.customer_events_to_process"
+dequeue_all
 sql "UPDATE cdp_ce.customer_events SET payload = '{\"x\": 1.0}' WHERE id = 'a'"
 assert_eq "a" "$(queue)" "a payload changed from 1 to 1.0 is queued again"
 
 # A column of the CDP's own whose type has no equality operator (json, point)
 # must not break the CDP's updates, changed or not.
 sql "ALTER TABLE cdp_ce.customer_events ADD COLUMN cdp_raw json, ADD COLUMN cdp_geo point"
-sql "DELETE FROM cdp_ps.customer_events_to_process"
+dequeue_all
 sql "UPDATE cdp_ce.customer_events SET cdp_raw = '{\"k\": 1}', cdp_geo = '(1,2)' WHERE id = 'f'"
 sql "UPDATE cdp_ce.customer_events SET payload = payload WHERE id = 'g'"
 sql "INSERT INTO cdp_ce.customer_events (id, payload) VALUES ('h', '{}')
      ON CONFLICT (id) DO UPDATE SET payload = excluded.payload"
 assert_eq "f" "$(queue)" "with json and point columns: only the changed event queued"
 sql "ALTER TABLE cdp_ce.customer_events DROP COLUMN cdp_raw, DROP COLUMN cdp_geo"
-sql "DELETE FROM cdp_ps.customer_events_to_process"
+dequeue_all
 sql "UPDATE cdp_ce.customer_events SET payload = '{}' WHERE id IN ('b', 'd')"
 
 # A queued event changed again is queued once, with a new row version.
