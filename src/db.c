@@ -33,8 +33,11 @@
  * parse most of it, and the server then waited for cps: at 10M events the
  * four loads took 19.4 s (median of 5) with 1 MB pieces, 15.4 s with 64 kB. */
 #define COPY_BUFFER_BYTES (1u << 16)
-#define COPY_MAX_FIELDS   64
-#define MAX_CONNECTIONS   128
+/* A row of COPY OUT has at most as many fields as PostgreSQL allows a
+ * query's result columns (MaxTupleAttributeNumber); the attribute step's
+ * one pass has a column or two per simple definition. */
+#define COPY_MAX_FIELDS 1664
+#define MAX_CONNECTIONS 128
 
 struct db {
     PGconn *conn;
