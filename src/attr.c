@@ -395,7 +395,8 @@ static int compile(plan *p, db *d, cps_error *err)
             sqlgen_branch(&branches, &a->def, (int)i, a->needs);
         }
     }
-    /* custom queries share one LATERAL: base is read once per entity */
+    /* custom queries share one LATERAL: base is read once per entity (one
+       alone has it too, for a worker's companion session: see beside_job) */
     const char **queries = xcalloc(p->n + 1, sizeof *queries);
     int *numbers = xcalloc(p->n + 1, sizeof *numbers);
     size_t ncustom = 0;
@@ -404,7 +405,7 @@ static int compile(plan *p, db *d, cps_error *err)
             queries[ncustom] = p->attrs[i].def.query;
             numbers[ncustom++] = (int)i;
         }
-    if (ncustom > 1) {
+    if (ncustom > 0) {
         strbuf sql = STRBUF_INIT;
         sqlgen_customs(&sql, db_schemas(d), p->columns, p->ncolumns, queries, numbers, ncustom);
         p->customs = copy_statement(&sql);
@@ -578,6 +579,8 @@ typedef struct values {
 typedef struct batch {
     plan *p;
     db *d;
+    db *companion;         /* NULL, or a second session for the custom attributes */
+    arena *beside;         /* the text of their values from it */
     uint32_t n;            /* entities; k = 1..n */
     char **ids;            /* k - 1 -> entity id (borrowed), in byte order */
     agg **aggs;            /* per attribute on the memory path */
@@ -1118,6 +1121,38 @@ static int evaluate_alone(batch *b, size_t a, cps_error *err)
     return rc;
 }
 
+/* The step stops on error e of the customs' shared statement. */
+static int customs_stopped(batch *b, int rc, const cps_error *e, cps_error *err)
+{
+    const plan *p = b->p;
+    for (size_t a = 0; p->ncustom == 1 && a < p->n; a++)
+        if (p->attrs[a].usable && p->attrs[a].path == PATH_CUSTOM)
+            return step_stopped(rc, e, err, b, 1, b->n, "attribute \"%s\"", p->attrs[a].id);
+    return step_stopped(rc, e, err, b, 1, b->n, "the custom attributes' shared query");
+}
+
+/* The shared statement's time, split among the custom attributes. */
+static void customs_seconds(plan *p, double spent)
+{
+    pthread_mutex_lock(&p->lock);
+    for (size_t a = 0; a < p->n; a++)
+        if (p->attrs[a].usable && p->attrs[a].path == PATH_CUSTOM)
+            p->attrs[a].seconds += spent / (double)p->ncustom;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* The custom values of the shared statement (per attribute) become the
+ * batch's (keep) or are dropped. */
+static void customs_take(batch *b, values *custom, bool keep)
+{
+    for (size_t a = 0; a < b->p->n; a++) {
+        values *vs = &custom[a];
+        for (size_t i = 0; keep && i < vs->n; i++)
+            values_push(&b->direct[a], vs->k[i], vs->v[i], vs->len[i]);
+        vs->n = 0;
+    }
+}
+
 /* Every custom attribute in one statement; if it fails, *done stays false
  * and each is evaluated alone, which narrows the failure down. */
 static int evaluate_customs(batch *b, bool *done, cps_error *err)
@@ -1130,20 +1165,10 @@ static int evaluate_customs(batch *b, bool *done, cps_error *err)
     cps_error e;
     double t0 = now_seconds();
     rc = db_copy_out(b->d, p->customs, row_customs, b, NULL, &e);
-    double spent = now_seconds() - t0;
-    pthread_mutex_lock(&p->lock);
-    for (size_t a = 0; a < p->n; a++)
-        if (p->attrs[a].usable && p->attrs[a].path == PATH_CUSTOM)
-            p->attrs[a].seconds += spent / (double)p->ncustom;
-    pthread_mutex_unlock(&p->lock);
+    customs_seconds(p, now_seconds() - t0);
     if (rc == CPS_EINTR || (rc < 0 && db_error_stops_step(b->d, &e)))
-        return step_stopped(rc, &e, err, b, 1, b->n, "the custom attributes' shared query");
-    for (size_t a = 0; a < p->n; a++) {
-        values *vs = &b->custom[a];
-        for (size_t i = 0; rc == 0 && i < vs->n; i++)
-            values_push(&b->direct[a], vs->k[i], vs->v[i], vs->len[i]);
-        vs->n = 0;
-    }
+        return customs_stopped(b, rc, &e, err);
+    customs_take(b, b->custom, rc == 0);
     if (rc < 0) {
         log_debug(STEP, "the custom queries failed together (%s); evaluating them one by one",
                   e.msg);
@@ -1151,6 +1176,151 @@ static int evaluate_customs(batch *b, bool *done, cps_error *err)
             return rc;
     } else
         *done = true;
+    return db_release_savepoint(b->d, err);
+}
+
+/* Fill a session's cps_ents with a batch's entities (committed: it outlives
+ * both transactions). */
+static int load_entities(db *d, char *const *ids, uint32_t n, cps_error *err)
+{
+    if (db_exec(d, err, "TRUNCATE pg_temp.cps_ents", 0, NULL) < 0)
+        return CPS_ERR;
+    db_copy *c = db_copy_in_begin(d, "COPY pg_temp.cps_ents (k, id) FROM STDIN", err);
+    if (!c)
+        return CPS_ERR;
+    for (uint32_t k = 1; k <= n; k++) {
+        copyin_int(c, k);
+        copyin_str(c, ids[k - 1]);
+        copyin_end_row(c);
+    }
+    int rc = db_copy_in_end(c, NULL, err);
+    if (rc == 0 && db_exec(d, err, "ANALYZE pg_temp.cps_ents", 0, NULL) < 0)
+        rc = CPS_ERR;
+    return rc;
+}
+
+/*
+ * The custom attributes beside the one pass. Each takes one backend: the one
+ * pass streams the events' values, the customs' shared statement runs every
+ * custom query once per entity. When a worker has a second session (its
+ * companion), the customs run there at the same time, in the same snapshot,
+ * from a thread of their own; their values join the batch's once both are
+ * done. If they fail there, nothing of that attempt is kept and the batch
+ * evaluates them on its own session as before (evaluate_customs, which
+ * narrows a failure down to its entities).
+ */
+typedef struct beside_job {
+    batch shadow; /* what row_customs fills: p, n, custom, strings */
+    db *d;
+    char *snapshot;
+    double seconds;
+    int rc;
+    cps_error err;
+} beside_job;
+
+static void *customs_beside(void *arg)
+{
+    beside_job *j = arg;
+    plan *p = j->shadow.p;
+    double t0 = now_seconds();
+    int rc = db_begin_read_snapshot(j->d, j->snapshot, &j->err);
+    if (rc == 0 && p->index_lookups)
+        rc = db_prefer_index_lookups(j->d, &j->err);
+    if (rc == 0)
+        rc = db_copy_out(j->d, p->customs, row_customs, &j->shadow, NULL, &j->err);
+    db_rollback(j->d);
+    j->seconds = now_seconds() - t0;
+    j->rc = rc < 0 && db_interrupted() ? CPS_EINTR : rc;
+    return NULL;
+}
+
+/* A thread that leaves SIGINT and SIGTERM to this one, whose handler
+ * cancels every session's statement. */
+static void spawn(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    pthread_create(thread, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* In the batch's read transaction: start the customs on the companion. */
+static int beside_start(batch *b, beside_job *j, pthread_t *thread, cps_error *err)
+{
+    char *snapshot = NULL;
+    int rc = db_export_snapshot(b->d, &snapshot, err);
+    if (rc < 0) {
+        free(snapshot);
+        return rc;
+    }
+    b->beside = arena_new();
+    *j = (beside_job){
+        .shadow = {.p = b->p,
+                   .n = b->n,
+                   .ids = b->ids,
+                   .custom = xcalloc(b->p->n + 1, sizeof(values)),
+                   .strings = b->beside},
+        .d = b->companion,
+        .snapshot = snapshot,
+    };
+    spawn(thread, customs_beside, j);
+    return 0;
+}
+
+/* Wait for the companion: *done if its values are now the batch's. */
+static int beside_join(batch *b, beside_job *j, pthread_t thread, bool *done, cps_error *err)
+{
+    pthread_join(thread, NULL);
+    free(j->snapshot);
+    int rc = 0;
+    *done = j->rc == 0;
+    customs_take(b, j->shadow.custom, *done);
+    if (*done)
+        customs_seconds(b->p, j->seconds);
+    else if (j->rc == CPS_EINTR || db_error_stops_step(b->companion, &j->err))
+        rc = customs_stopped(b, j->rc, &j->err, err);
+    else
+        log_debug(STEP,
+                  "the custom queries failed on the second session (%s); evaluating them "
+                  "on the batch's own",
+                  j->err.msg);
+    for (size_t a = 0; a < b->p->n; a++)
+        values_free(&j->shadow.custom[a]);
+    free(j->shadow.custom);
+    return rc;
+}
+
+/* The one pass over the batch's events (the memory path); if some
+ * definition fails on some entity, *alone: each is evaluated alone. */
+static int one_pass(batch *b, bool *alone, cps_error *err)
+{
+    plan *p = b->p;
+    int rc = db_savepoint(b->d, err);
+    if (rc < 0)
+        return rc;
+    cps_error e;
+    double t0 = now_seconds();
+    sb_reset(&b->last_event);
+    b->have_last = false;
+    rc = db_copy_out(b->d, p->combined, row_one_pass, b, NULL, &e);
+    pthread_mutex_lock(&p->lock);
+    p->shared_seconds += now_seconds() - t0;
+    pthread_mutex_unlock(&p->lock);
+    if (rc == CPS_EINTR || (rc < 0 && db_error_stops_step(b->d, &e)))
+        return step_stopped(rc, &e, err, b, 1, b->n, "the attributes' one pass over the events");
+    if (rc < 0) {
+        /* some definition fails on some entity: find which, alone */
+        log_debug(STEP, "one pass failed (%s); evaluating attributes one by one", e.msg);
+        if ((rc = db_rollback_to_savepoint(b->d, err)) < 0)
+            return rc;
+        for (size_t a = 0; a < p->n; a++)
+            if (b->aggs[a])
+                agg_reset(b->aggs[a], 0, b->n - 1);
+        *alone = true;
+    }
     return db_release_savepoint(b->d, err);
 }
 
@@ -1167,36 +1337,29 @@ static int read_batch(batch *b, char **calc_time, cps_error *err)
         return rc;
     b->on_lo = 1;
     b->on_hi = b->n;
+    beside_job job;
+    pthread_t thread;
+    bool beside = p->customs && p->combined && b->companion;
+    if (beside && (rc = beside_start(b, &job, &thread, err)) < 0)
+        return rc;
     bool alone = false;
-    if (p->combined) {
-        if ((rc = db_savepoint(b->d, err)) < 0)
-            return rc;
-        cps_error e;
-        double t0 = now_seconds();
-        sb_reset(&b->last_event);
-        b->have_last = false;
-        rc = db_copy_out(b->d, p->combined, row_one_pass, b, NULL, &e);
-        pthread_mutex_lock(&p->lock);
-        p->shared_seconds += now_seconds() - t0;
-        pthread_mutex_unlock(&p->lock);
-        if (rc == CPS_EINTR || (rc < 0 && db_error_stops_step(b->d, &e)))
-            return step_stopped(rc, &e, err, b, 1, b->n,
-                                "the attributes' one pass over the events");
-        if (rc < 0) {
-            /* some definition fails on some entity: find which, alone */
-            log_debug(STEP, "one pass failed (%s); evaluating attributes one by one", e.msg);
-            if ((rc = db_rollback_to_savepoint(b->d, err)) < 0)
-                return rc;
-            for (size_t a = 0; a < p->n; a++)
-                if (b->aggs[a])
-                    agg_reset(b->aggs[a], 0, b->n - 1);
-            alone = true;
-        }
-        if ((rc = db_release_savepoint(b->d, err)) < 0)
-            return rc;
-    }
+    if (p->combined)
+        rc = one_pass(b, &alone, err);
     bool customs_done = false;
-    if (p->customs && (rc = evaluate_customs(b, &customs_done, err)) < 0)
+    if (beside) {
+        if (rc < 0) /* the step stops: so does the companion's statement */
+            db_cancel(b->companion);
+        cps_error e;
+        int joined = beside_join(b, &job, thread, &customs_done, &e);
+        if (rc == 0 && joined < 0) {
+            *err = e;
+            rc = joined;
+        }
+    }
+    if (rc < 0)
+        return rc;
+    /* (one custom attribute alone is evaluated as the others are, below) */
+    if (p->ncustom > 1 && !customs_done && (rc = evaluate_customs(b, &customs_done, err)) < 0)
         return rc;
     for (size_t a = 0; a < p->n; a++) {
         const plan_attr *pa = &p->attrs[a];
@@ -1289,6 +1452,72 @@ static int lock_batch_entities(batch *b, bool *replica, cps_error *err)
 }
 
 /*
+ * Into an empty customer_attributes (the first run, or the setup guide's
+ * TRUNCATE ... CASCADE: readers see no values either way), a batch loads
+ * its values without the table's indexes and builds them after: at 1M
+ * events, 2.4M values went in 8.8-9.6 s through the two indexes, in 5.5-6.7 s
+ * with both built after the load. Dropping an index needs the table to
+ * itself: readers wait for the batch's write, as they do for a full
+ * stitching pass. So only a role that owns the table, and only if the
+ * readers before it let go within LOCK_WAIT; else (or if the table has
+ * rows) the batch writes through the indexes. *ix: the dropped indexes, NULL
+ * if none.
+ */
+#define LOCK_WAIT "2s"
+static int empty_and_ours(batch *b, const char *table, bool *yes, cps_error *err)
+{
+    const char *params[] = {table};
+    char *v = NULL;
+    int rc = db_query_value(b->d, err, &v, NULL,
+                            "SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE') "
+                            "AND NOT EXISTS (SELECT 1 FROM {attr}.customer_attributes) "
+                            "FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass",
+                            1, params);
+    *yes = rc == 0 && v && v[0] == 't';
+    free(v);
+    return rc;
+}
+
+static int drop_indexes_if_empty(batch *b, db_indexes **ix, cps_error *err)
+{
+    *ix = NULL;
+    char *table = db_sql(b->d, "{attr}.customer_attributes");
+    bool go;
+    int rc = empty_and_ours(b, table, &go, err);
+    if (rc == 0 && go && (rc = db_savepoint(b->d, err)) == 0) {
+        cps_error busy;
+        if (db_exec(b->d, &busy, "SET LOCAL lock_timeout = '" LOCK_WAIT "'", 0, NULL) < 0 ||
+            db_exec(b->d, &busy, "LOCK TABLE {attr}.customer_attributes IN ACCESS EXCLUSIVE MODE",
+                    0, NULL) < 0) {
+            if (strcmp(busy.sqlstate, "55P03") != 0) {
+                *err = busy;
+                rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
+            } else {
+                log_debug(STEP,
+                          "%s is empty but busy with readers: the batch writes through "
+                          "its indexes",
+                          table);
+                go = false;
+                rc = db_rollback_to_savepoint(b->d, err);
+            }
+        } else if (db_exec(b->d, err, "SET LOCAL lock_timeout TO DEFAULT", 0, NULL) < 0) {
+            rc = CPS_ERR;
+        }
+        if (rc == 0)
+            rc = db_release_savepoint(b->d, err);
+    }
+    /* the table's first rows may have come meanwhile (another worker's batch) */
+    if (rc == 0 && go)
+        rc = empty_and_ours(b, table, &go, err);
+    free(table);
+    if (rc == 0 && go && (rc = db_indexes_drop(b->d, "{attr}.customer_attributes", ix, err)) < 0) {
+        db_indexes_free(*ix); /* the failed transaction rolls the drop back */
+        *ix = NULL;
+    }
+    return rc;
+}
+
+/*
  * Write the batch: delete its entities' rows (but the kept ones) and COPY the
  * new ones straight into customer_attributes, in the order of its index
  * (entity, attribute), then set calculated. One transaction.
@@ -1319,10 +1548,15 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
     }
     if ((rc = db_copy_in_end(c, NULL, err)) < 0)
         return rc;
+    db_indexes *ix = NULL;
+    if ((rc = drop_indexes_if_empty(b, &ix, err)) < 0)
+        return rc;
     /* the old rows through the index on entity: a scan of every attribute
        value grows with the population, and the table's statistics lag */
-    if ((rc = db_prefer_index_lookups(b->d, err)) < 0)
+    if ((rc = db_prefer_index_lookups(b->d, err)) < 0) {
+        db_indexes_free(ix);
         return rc;
+    }
     double t0 = now_seconds();
     int64_t deleted = db_exec(b->d, err,
                               "DELETE FROM {attr}.customer_attributes ca USING pg_temp.cps_ents b "
@@ -1332,19 +1566,25 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
                               "AND NOT EXISTS (SELECT 1 FROM pg_temp.cps_a_keep kp "
                               "WHERE kp.attribute_id = ca.attribute_id AND kp.k = b.k)",
                               0, NULL);
-    if (deleted < 0)
+    if (deleted < 0) {
+        db_indexes_free(ix);
         return CPS_ERR;
+    }
     double t1 = now_seconds();
 
     bool replica = false;
-    if (p->set_based_fk && (rc = lock_batch_entities(b, &replica, err)) < 0)
+    if (p->set_based_fk && (rc = lock_batch_entities(b, &replica, err)) < 0) {
+        db_indexes_free(ix);
         return rc;
+    }
     char *sql = db_sql(b->d, "COPY {attr}.customer_attributes (customer_entity_id, attribute_id, "
                              "value) FROM STDIN");
     c = db_copy_in_begin(b->d, sql, err);
     free(sql);
-    if (!c)
+    if (!c) {
+        db_indexes_free(ix);
         return CPS_ERR;
+    }
     size_t *cursor = xcalloc(p->n + 1, sizeof *cursor);
     int64_t *count = xcalloc(p->n + 1, sizeof *count);
     for (size_t a = 0; a < p->n; a++)
@@ -1364,13 +1604,25 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
     }
     free(cursor);
     rc = db_copy_in_end(c, NULL, err);
+    double t2 = now_seconds();
+    if (rc == 0 && ix)
+        rc = db_indexes_restore(b->d, ix, "customer_entity_id", NULL, NULL, err);
+    else
+        db_indexes_free(ix); /* none, or the transaction rolls the drop back */
     /* customer_entities' triggers (the CDP's too) see calculated being set */
     if (rc == 0 && replica &&
         db_exec(b->d, err, "SET LOCAL session_replication_role = origin", 0, NULL) < 0)
         rc = CPS_ERR;
-    double t2 = now_seconds();
-    log_debug(STEP, "batch of %u entities written: %lld rows deleted in %.3f s, new rows in %.3f s",
-              b->n, (long long)deleted, t1 - t0, t2 - t1);
+    double t3 = now_seconds();
+    if (ix)
+        log_debug(STEP,
+                  "batch of %u entities written: %lld rows deleted in %.3f s, new rows in "
+                  "%.3f s, the empty table's indexes built after them in %.3f s",
+                  b->n, (long long)deleted, t1 - t0, t2 - t1, t3 - t2);
+    else
+        log_debug(STEP,
+                  "batch of %u entities written: %lld rows deleted in %.3f s, new rows in %.3f s",
+                  b->n, (long long)deleted, t1 - t0, t3 - t1);
     const char *params[] = {calc_time};
     if (rc == 0 && db_exec(b->d, err,
                            "UPDATE {attr}.customer_entities c SET calculated = $1::timestamptz "
@@ -1394,30 +1646,12 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
     return rc;
 }
 
-/* Fill cps_ents with the batch's entities (committed: it outlives both transactions). */
-static int load_batch_entities(batch *b, cps_error *err)
-{
-    if (db_exec(b->d, err, "TRUNCATE pg_temp.cps_ents", 0, NULL) < 0)
-        return CPS_ERR;
-    db_copy *c = db_copy_in_begin(b->d, "COPY pg_temp.cps_ents (k, id) FROM STDIN", err);
-    if (!c)
-        return CPS_ERR;
-    for (uint32_t k = 1; k <= b->n; k++) {
-        copyin_int(c, k);
-        copyin_str(c, b->ids[k - 1]);
-        copyin_end_row(c);
-    }
-    int rc = db_copy_in_end(c, NULL, err);
-    if (rc == 0 && db_exec(b->d, err, "ANALYZE pg_temp.cps_ents", 0, NULL) < 0)
-        rc = CPS_ERR;
-    return rc;
-}
-
 /* Calculate and write one batch; *reported: entities already counted in
  * the step's progress. */
-static int run_batch(plan *p, db *d, char **ids, uint32_t n, uint32_t *reported, cps_error *err)
+static int run_batch(plan *p, db *d, db *companion, char **ids, uint32_t n, uint32_t *reported,
+                     cps_error *err)
 {
-    batch b = {.p = p, .d = d, .n = n, .ids = ids};
+    batch b = {.p = p, .d = d, .companion = companion, .n = n, .ids = ids};
     b.seen = xcalloc((size_t)n + 1, 1);
     b.aggs = xcalloc(p->n + 1, sizeof *b.aggs);
     b.failed = xcalloc((size_t)n * (p->n + 1), 1);
@@ -1430,7 +1664,11 @@ static int run_batch(plan *p, db *d, char **ids, uint32_t n, uint32_t *reported,
             b.aggs[a] = agg_new(pa->def.type, pa->kind, n);
     }
     char *calc_time = NULL;
-    int rc = load_batch_entities(&b, err);
+    /* (the companion's too: rows committed after the snapshot it imports
+       would not be in it) */
+    int rc = load_entities(d, ids, n, err);
+    if (rc == 0 && companion && p->customs && p->combined)
+        rc = load_entities(companion, ids, n, err);
     if (rc == 0)
         rc = read_batch(&b, &calc_time, err);
     db_rollback(d); /* the read transaction: nothing to keep */
@@ -1452,6 +1690,7 @@ static int run_batch(plan *p, db *d, char **ids, uint32_t n, uint32_t *reported,
     values_free(&b.attempt);
     values_free(&b.trapped);
     arena_free(b.strings);
+    arena_free(b.beside);
     sb_free(&b.last_event);
     free(b.seen);
     *reported = b.reported;
@@ -1463,6 +1702,7 @@ static int run_batch(plan *p, db *d, char **ids, uint32_t n, uint32_t *reported,
 typedef struct worker {
     plan *p;
     db *d;
+    db *companion; /* NULL, or its second session (see beside_job) */
     int rc;
     cps_error err;
 } worker;
@@ -1486,7 +1726,7 @@ static void *work(void *arg)
             break;
         }
         uint32_t reported = 0;
-        w->rc = run_batch(p, w->d, p->ids + first, (uint32_t)n, &reported, &w->err);
+        w->rc = run_batch(p, w->d, w->companion, p->ids + first, (uint32_t)n, &reported, &w->err);
         pthread_mutex_lock(&p->lock);
         if (w->rc < 0)
             p->stop = true;
@@ -1500,6 +1740,29 @@ static void *work(void *arg)
         progress_add(p->prog, n - reported);
     }
     return NULL;
+}
+
+/* A worker's second session, for the custom attributes beside its one pass;
+ * if it cannot be had, the worker evaluates them after it, as it can. */
+static int open_companion(plan *p, db **companion, cps_error *err)
+{
+    cps_error why;
+    int rc = db_connect(companion, p->ctx->cfg, &why);
+    if (rc == 0)
+        rc = setup_session(p, *companion, &why);
+    if (rc == 0)
+        return 0;
+    db_close(*companion);
+    *companion = NULL;
+    if (db_interrupted()) {
+        *err = why;
+        return CPS_EINTR;
+    }
+    log_warn(STEP,
+             "no second session for the custom attributes (%s): they are evaluated after the "
+             "one pass over the events",
+             why.msg);
+    return 0;
 }
 
 static int run_workers(plan *p, cps_error *err)
@@ -1520,19 +1783,16 @@ static int run_workers(plan *p, cps_error *err)
         if (rc == 0)
             rc = create_traps(p, w[i].d, err);
     }
+    for (int i = 0; i < nworkers && rc == 0 && p->customs && p->combined; i++)
+        rc = open_companion(p, &w[i].companion, err);
+    if (rc == 0 && w[0].companion)
+        log_debug(STEP, "the custom attributes run beside the one pass, on a second session");
     if (rc == 0 && nworkers == 1) {
         work(&w[0]);
     } else if (rc == 0) {
-        /* signals go to this thread, which cancels every connection's statement */
-        sigset_t block, old;
-        sigemptyset(&block);
-        sigaddset(&block, SIGINT);
-        sigaddset(&block, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &block, &old);
         pthread_t *threads = xcalloc((size_t)nworkers, sizeof *threads);
         for (int i = 0; i < nworkers; i++)
-            pthread_create(&threads[i], NULL, work, &w[i]);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+            spawn(&threads[i], work, &w[i]);
         for (int i = 0; i < nworkers; i++)
             pthread_join(threads[i], NULL);
         free(threads);
@@ -1542,8 +1802,11 @@ static int run_workers(plan *p, cps_error *err)
             rc = w[i].rc;
             *err = w[i].err;
         }
-    for (int i = 1; i < nworkers; i++)
-        db_close(w[i].d);
+    for (int i = 0; i < nworkers; i++) {
+        db_close(w[i].companion);
+        if (i > 0)
+            db_close(w[i].d);
+    }
     free(w);
     return db_interrupted() ? CPS_EINTR : rc;
 }

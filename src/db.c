@@ -387,6 +387,13 @@ static void unlock_all(db *d)
     d->nlocks = 0;
 }
 
+void db_cancel(db *d)
+{
+    char errbuf[256];
+    if (d && d->cancel)
+        PQcancel(d->cancel, errbuf, sizeof errbuf);
+}
+
 void db_close(db *d)
 {
     if (!d)
@@ -652,9 +659,7 @@ int db_rollback_to_savepoint(db *d, cps_error *err)
  * awaited or not): cancel it and drain what is left. */
 static void abandon_copy_out(db *d)
 {
-    char errbuf[256];
-    if (d->cancel)
-        PQcancel(d->cancel, errbuf, sizeof errbuf);
+    db_cancel(d);
     PGresult *res;
     while ((res = PQgetResult(d->conn)) != NULL) {
         bool copying = PQresultStatus(res) == PGRES_COPY_OUT;
@@ -1323,10 +1328,8 @@ int db_exec_meanwhile(db *d, const char *sql, db_task meanwhile, void *arg, cps_
         return fail(d, NULL, err);
     cps_error why = {0};
     int task_rc = meanwhile ? meanwhile(arg, &why) : 0, rc = 0;
-    if (task_rc < 0) {
-        char errbuf[256];
-        PQcancel(d->cancel, errbuf, sizeof errbuf);
-    }
+    if (task_rc < 0)
+        db_cancel(d);
     PGresult *res;
     while ((res = PQgetResult(d->conn))) {
         if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)

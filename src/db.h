@@ -28,6 +28,8 @@ typedef struct db db;
 
 int db_connect(db **out, const cps_config *cfg, cps_error *err);
 void db_close(db *d);
+/* Ask the server to cancel d's running statement, if any (any thread may). */
+void db_cancel(db *d);
 PGconn *db_pg(db *d);
 const cps_schemas *db_schemas(const db *d);
 /* The configuration the connection was made from (borrowed). */
