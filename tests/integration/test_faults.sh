@@ -1,9 +1,10 @@
 # Fault injection (SPEC §1.3): SIGKILL of cps and pg_terminate_backend at
-# random moments of stitching and attribute calculation, PostgreSQL restarted
-# (fast and immediate) in the middle of a run, a statement timeout, a
-# disk-full error in the middle of a COPY, and a spill directory that cannot
-# be written. After a clean rerun the state
-# equals that of a run that was never disturbed.
+# random moments of stitching and attribute calculation (the first run's
+# attribute batch loads the empty customer_attributes without its indexes),
+# PostgreSQL restarted (fast and immediate) in the middle of a run, a
+# statement timeout, a disk-full error in the middle of a COPY, and a spill
+# directory that cannot be written. After a clean rerun the state (indexes
+# included) equals that of a run that was never disturbed.
 source "$(dirname "$0")/lib.sh"
 EVENTS=${EVENTS:-6000}
 MORE=${MORE:-2000}
@@ -28,7 +29,9 @@ state() {
        "$(sql "SELECT md5(string_agg(id, ',' ORDER BY id)) FROM cdp_attr.customer_entities")" \
        "$(table_digest cdp_attr.customer_attributes)" \
        "$(sql "SELECT count(*) FROM cdp_ps.customer_events_to_process")" \
-       "$(sql "SELECT count(*) FROM cdp_attr.customer_entities WHERE calculated IS NULL OR modified > calculated")"
+       "$(sql "SELECT count(*) FROM cdp_attr.customer_entities WHERE calculated IS NULL OR modified > calculated")" \
+       "$(sql "SELECT md5(string_agg(indexdef, ',' ORDER BY indexdef)) FROM pg_indexes
+               WHERE schemaname IN ('cdp_ps', 'cdp_attr')")"
 }
 wait_for_server() {
   for _ in $(seq 1 100); do psql -X -d postgres -Atc "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.2; done
