@@ -113,6 +113,40 @@ assert_contains "$OUT" "no second session for the custom attributes"
 assert_eq "$WANT" "$(values)" "values without the companion"
 sql "ALTER ROLE $ROLE CONNECTION LIMIT -1"
 
+# SIGKILL while the empty table's indexes are being built again (an index of
+# the CDP's own, on a slow expression, keeps the build going): the batch's
+# transaction rolls back, every index is there, and the next run does it all
+sql "CREATE FUNCTION public.slow_len(v text) RETURNS int LANGUAGE sql IMMUTABLE
+       AS 'SELECT length(v) + 0 * length(pg_sleep(0.0005)::text)';
+     CREATE INDEX cdp_value_length ON cdp_attr.customer_attributes (public.slow_len(value))"
+INDEXES=$(indexes)
+from_scratch
+PGUSER=$ROLE "$CPS" attributes >"$TEST_TMP/log" 2>&1 &
+pid=$!
+for _ in $(seq 300); do
+  [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX%slow_len%'
+            AND application_name = 'Meiro CPS' AND datname = current_database()") == 1 ]] && break
+  sleep 0.1
+done
+[[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX%slow_len%'
+          AND application_name = 'Meiro CPS' AND datname = current_database()") == 1 ]] ||
+  fail "the index build was not seen"
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null || true
+for _ in $(seq 100); do # the backend notices its client is gone within a second
+  [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS'
+            AND datname = current_database()") == 0 ]] && break
+  sleep 0.1
+done
+assert_eq "$INDEXES" "$(indexes)" "every index there after a kill during the rebuild"
+assert_eq 0 "$(sql "SELECT count(*) FROM cdp_attr.customer_attributes")" "nothing written"
+as_role expect_status 0 cps -v attributes
+assert_contains "$OUT" "the empty table's indexes built after them"
+assert_eq "$WANT" "$(values)" "the next run does it all"
+assert_eq "$INDEXES" "$(indexes)" "every index there after the rerun"
+sql "DROP INDEX cdp_attr.cdp_value_length"
+INDEXES=$(indexes)
+
 # the companion's session terminated by an administrator stops the step;
 # nothing is written, and the next run does it
 sql "INSERT INTO cdp_attr.attributes VALUES
