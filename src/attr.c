@@ -579,7 +579,8 @@ typedef struct values {
 typedef struct batch {
     plan *p;
     db *d;
-    db *companion;         /* NULL, or a second session for the custom attributes */
+    db *companion;         /* NULL, or a second session for the custom attributes
+                              (only where there is a one pass to run beside) */
     arena *beside;         /* the text of their values from it */
     uint32_t n;            /* entities; k = 1..n */
     char **ids;            /* k - 1 -> entity id (borrowed), in byte order */
@@ -1339,7 +1340,7 @@ static int read_batch(batch *b, char **calc_time, cps_error *err)
     b->on_hi = b->n;
     beside_job job;
     pthread_t thread;
-    bool beside = p->customs && p->combined && b->companion;
+    bool beside = b->companion != NULL;
     if (beside && (rc = beside_start(b, &job, &thread, err)) < 0)
         return rc;
     bool alone = false;
@@ -1460,12 +1461,12 @@ static int lock_batch_entities(batch *b, bool *replica, cps_error *err)
  * itself: readers wait for the batch's write, as they do for a full
  * stitching pass. So only a role that owns the table, and only if the
  * readers before it let go within LOCK_WAIT; else (or if the table has
- * rows) the batch writes through the indexes. *ix: the dropped indexes, NULL
- * if none.
+ * rows) the batch writes through the indexes.
  */
 #define LOCK_WAIT "2s"
-static int empty_and_ours(batch *b, const char *table, bool *yes, cps_error *err)
+static int empty_and_ours(batch *b, bool *yes, cps_error *err)
 {
+    char *table = db_sql(b->d, "{attr}.customer_attributes");
     const char *params[] = {table};
     char *v = NULL;
     int rc = db_query_value(b->d, err, &v, NULL,
@@ -1475,41 +1476,41 @@ static int empty_and_ours(batch *b, const char *table, bool *yes, cps_error *err
                             1, params);
     *yes = rc == 0 && v && v[0] == 't';
     free(v);
+    free(table);
     return rc;
 }
 
-static int drop_indexes_if_empty(batch *b, db_indexes **ix, cps_error *err)
+/* The table was empty and ours (empty_and_ours): take it and drop its
+ * indexes; *ix: the dropped ones, NULL if none. */
+static int drop_indexes(batch *b, db_indexes **ix, cps_error *err)
 {
     *ix = NULL;
-    char *table = db_sql(b->d, "{attr}.customer_attributes");
-    bool go;
-    int rc = empty_and_ours(b, table, &go, err);
-    if (rc == 0 && go && (rc = db_savepoint(b->d, err)) == 0) {
-        cps_error busy;
-        if (db_exec(b->d, &busy, "SET LOCAL lock_timeout = '" LOCK_WAIT "'", 0, NULL) < 0 ||
-            db_exec(b->d, &busy, "LOCK TABLE {attr}.customer_attributes IN ACCESS EXCLUSIVE MODE",
-                    0, NULL) < 0) {
-            if (strcmp(busy.sqlstate, "55P03") != 0) {
-                *err = busy;
-                rc = db_interrupted() ? CPS_EINTR : CPS_ERR;
-            } else {
-                log_debug(STEP,
-                          "%s is empty but busy with readers: the batch writes through "
-                          "its indexes",
-                          table);
-                go = false;
-                rc = db_rollback_to_savepoint(b->d, err);
-            }
-        } else if (db_exec(b->d, err, "SET LOCAL lock_timeout TO DEFAULT", 0, NULL) < 0) {
-            rc = CPS_ERR;
+    int rc = db_savepoint(b->d, err);
+    if (rc < 0)
+        return rc;
+    bool go = true;
+    cps_error busy;
+    if (db_exec(b->d, &busy, "SET LOCAL lock_timeout = '" LOCK_WAIT "'", 0, NULL) < 0 ||
+        db_exec(b->d, &busy, "LOCK TABLE {attr}.customer_attributes IN ACCESS EXCLUSIVE MODE", 0,
+                NULL) < 0) {
+        if (strcmp(busy.sqlstate, "55P03") != 0) {
+            *err = busy;
+            return db_interrupted() ? CPS_EINTR : CPS_ERR;
         }
-        if (rc == 0)
-            rc = db_release_savepoint(b->d, err);
+        log_debug(STEP,
+                  "%s.customer_attributes is empty but busy with readers: the batch writes "
+                  "through its indexes",
+                  b->p->ctx->cfg->attr_schema);
+        go = false;
+        rc = db_rollback_to_savepoint(b->d, err);
+    } else if (db_exec(b->d, err, "SET LOCAL lock_timeout TO DEFAULT", 0, NULL) < 0) {
+        rc = CPS_ERR;
     }
+    if (rc == 0)
+        rc = db_release_savepoint(b->d, err);
     /* the table's first rows may have come meanwhile (another worker's batch) */
     if (rc == 0 && go)
-        rc = empty_and_ours(b, table, &go, err);
-    free(table);
+        rc = empty_and_ours(b, &go, err);
     if (rc == 0 && go && (rc = db_indexes_drop(b->d, "{attr}.customer_attributes", ix, err)) < 0) {
         db_indexes_free(*ix); /* the failed transaction rolls the drop back */
         *ix = NULL;
@@ -1548,15 +1549,15 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
     }
     if ((rc = db_copy_in_end(c, NULL, err)) < 0)
         return rc;
-    db_indexes *ix = NULL;
-    if ((rc = drop_indexes_if_empty(b, &ix, err)) < 0)
+    /* (before the batch's DELETE: a table only the batch empties keeps its
+       indexes, and its readers the old values meanwhile) */
+    bool empty;
+    if ((rc = empty_and_ours(b, &empty, err)) < 0)
         return rc;
     /* the old rows through the index on entity: a scan of every attribute
        value grows with the population, and the table's statistics lag */
-    if ((rc = db_prefer_index_lookups(b->d, err)) < 0) {
-        db_indexes_free(ix);
+    if ((rc = db_prefer_index_lookups(b->d, err)) < 0)
         return rc;
-    }
     double t0 = now_seconds();
     int64_t deleted = db_exec(b->d, err,
                               "DELETE FROM {attr}.customer_attributes ca USING pg_temp.cps_ents b "
@@ -1566,17 +1567,16 @@ static int write_batch(batch *b, const char *calc_time, cps_error *err)
                               "AND NOT EXISTS (SELECT 1 FROM pg_temp.cps_a_keep kp "
                               "WHERE kp.attribute_id = ca.attribute_id AND kp.k = b.k)",
                               0, NULL);
-    if (deleted < 0) {
-        db_indexes_free(ix);
+    if (deleted < 0)
         return CPS_ERR;
-    }
     double t1 = now_seconds();
 
     bool replica = false;
-    if (p->set_based_fk && (rc = lock_batch_entities(b, &replica, err)) < 0) {
-        db_indexes_free(ix);
+    if (p->set_based_fk && (rc = lock_batch_entities(b, &replica, err)) < 0)
         return rc;
-    }
+    db_indexes *ix = NULL;
+    if (empty && (rc = drop_indexes(b, &ix, err)) < 0)
+        return rc;
     char *sql = db_sql(b->d, "COPY {attr}.customer_attributes (customer_entity_id, attribute_id, "
                              "value) FROM STDIN");
     c = db_copy_in_begin(b->d, sql, err);
@@ -1667,7 +1667,7 @@ static int run_batch(plan *p, db *d, db *companion, char **ids, uint32_t n, uint
     /* (the companion's too: rows committed after the snapshot it imports
        would not be in it) */
     int rc = load_entities(d, ids, n, err);
-    if (rc == 0 && companion && p->customs && p->combined)
+    if (rc == 0 && companion)
         rc = load_entities(companion, ids, n, err);
     if (rc == 0)
         rc = read_batch(&b, &calc_time, err);
@@ -1783,6 +1783,7 @@ static int run_workers(plan *p, cps_error *err)
         if (rc == 0)
             rc = create_traps(p, w[i].d, err);
     }
+    /* (only where there is a one pass to run beside: batch.companion says it) */
     for (int i = 0; i < nworkers && rc == 0 && p->customs && p->combined; i++)
         rc = open_companion(p, &w[i].companion, err);
     if (rc == 0 && w[0].companion)
