@@ -1460,10 +1460,9 @@ static int lock_batch_entities(batch *b, bool *replica, cps_error *err)
  * with both built after the load. Dropping an index needs the table to
  * itself: readers wait for the batch's write, as they do for a full
  * stitching pass. So only a role that owns the table, and only if the
- * readers before it let go within LOCK_WAIT; else (or if the table has
+ * readers before it let go within DB_READERS_WAIT; else (or if the table has
  * rows) the batch writes through the indexes.
  */
-#define LOCK_WAIT "2s"
 static int empty_and_ours(batch *b, bool *yes, cps_error *err)
 {
     char *table = db_sql(b->d, "{attr}.customer_attributes");
@@ -1490,7 +1489,7 @@ static int drop_indexes(batch *b, db_indexes **ix, cps_error *err)
         return rc;
     bool go = true;
     cps_error busy;
-    if (db_exec(b->d, &busy, "SET LOCAL lock_timeout = '" LOCK_WAIT "'", 0, NULL) < 0 ||
+    if (db_exec(b->d, &busy, "SET LOCAL lock_timeout = '" DB_READERS_WAIT "'", 0, NULL) < 0 ||
         db_exec(b->d, &busy, "LOCK TABLE {attr}.customer_attributes IN ACCESS EXCLUSIVE MODE", 0,
                 NULL) < 0) {
         if (strcmp(busy.sqlstate, "55P03") != 0) {

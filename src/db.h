@@ -76,6 +76,12 @@ enum {
     DB_TYPE_RECORD = 2249, /* the anonymous row type, of ROW(...) and (a, b) */
 };
 
+/* The longest CPS lets readers queue behind an exclusive lock it asks for
+ * (SET LOCAL lock_timeout): then it gives up for now, or tries again later,
+ * rather than stall them (the production views, an empty
+ * customer_attributes loaded without its indexes). */
+#define DB_READERS_WAIT "2s"
+
 /* For the rest of the current transaction, plan joins as index lookups
  * (no hash or merge joins): a small batch against a large history costs
  * what the batch touches, whatever the statistics say. */

@@ -6,7 +6,7 @@
  * catalog (the event log's columns) or from {attr}.attributes (the pivot's
  * columns), hashed, and compared with the hash in the view's comment; only a
  * view whose SQL changed is replaced, in one transaction that waits at most
- * LOCK_WAIT for its readers (and is retried a few times): CREATE OR REPLACE
+ * DB_READERS_WAIT for its readers (and is retried a few times): CREATE OR REPLACE
  * when PostgreSQL allows it (new columns at the end), else DROP + CREATE,
  * keeping the privileges granted on the old view.
  *
@@ -26,9 +26,8 @@
 
 static const char *const STEP = "PROD";
 
-#define LOCK_WAIT     "2s" /* longest time readers queue behind a replacement */
-#define LOCK_ATTEMPTS 5    /* then the step fails; the next run tries again */
-#define NAME_BYTES    63   /* PostgreSQL keeps this many bytes of a name */
+#define LOCK_ATTEMPTS 5  /* then the step fails; the next run tries again */
+#define NAME_BYTES    63 /* PostgreSQL keeps this many bytes of a name */
 
 static const char *const CUSTOMER_EVENTS = "customer_events";
 static const char *const PIVOT = "pivoted_customer_attributes";
@@ -475,7 +474,7 @@ static int publish_once(run_ctx *ctx, const view_spec *v, view_outcome *out, cps
     db *d = ctx->d;
     existing e = {0};
     int rc = db_begin(d, err);
-    if (rc == 0 && db_exec(d, err, "SET LOCAL lock_timeout = '" LOCK_WAIT "'", 0, NULL) < 0)
+    if (rc == 0 && db_exec(d, err, "SET LOCAL lock_timeout = '" DB_READERS_WAIT "'", 0, NULL) < 0)
         rc = CPS_ERR;
     if (rc == 0)
         rc = lookup(ctx, v->name, &e, err);
@@ -510,7 +509,7 @@ static int publish_once(run_ctx *ctx, const view_spec *v, view_outcome *out, cps
     return rc;
 }
 
-/* Publish a view, retrying while readers hold it longer than LOCK_WAIT. */
+/* Publish a view, retrying while readers hold it longer than DB_READERS_WAIT. */
 static int publish(run_ctx *ctx, const view_spec *v, view_outcome *out, cps_error *err)
 {
     for (int attempt = 1;; attempt++) {
@@ -518,11 +517,12 @@ static int publish(run_ctx *ctx, const view_spec *v, view_outcome *out, cps_erro
         if (rc == 0 || strcmp(err->sqlstate, "55P03") || db_interrupted())
             return db_interrupted() ? CPS_EINTR : rc;
         if (attempt == LOCK_ATTEMPTS)
-            return cps_error_set(err,
-                                 "view %s.%s is read without pause (waited %d times for " LOCK_WAIT
-                                 "): it keeps its old definition; the next run tries again, or "
-                                 "stop the long queries on it",
-                                 ctx->cfg->cdp_schema, v->name, LOCK_ATTEMPTS);
+            return cps_error_set(
+                err,
+                "view %s.%s is read without pause (waited %d times for " DB_READERS_WAIT
+                "): it keeps its old definition; the next run tries again, or "
+                "stop the long queries on it",
+                ctx->cfg->cdp_schema, v->name, LOCK_ATTEMPTS);
         log_warn(STEP, "%s.%s is busy with readers; trying again (%d of %d)", ctx->cfg->cdp_schema,
                  v->name, attempt + 1, LOCK_ATTEMPTS);
         cps_error ignored;
