@@ -80,6 +80,16 @@ expect_status() {
   fi
 }
 
+# wait_until SQL [what]: until the query says t (polled every 0.1 s, for
+# at most 30 s; then the test fails naming what it waited for).
+wait_until() {
+  for _ in $(seq 300); do
+    [[ $(sql "$1") == t ]] && return 0
+    sleep 0.1
+  done
+  fail "waited 30 s for ${2:-$1}"
+}
+
 # The numbers of a few tables, for comparing whole states.
 table_digest() {
   sql "SELECT md5(string_agg(t::text, E'\n' ORDER BY t::text)) FROM $1 t"

@@ -81,10 +81,8 @@ sql "INSERT INTO cdp_attr.attributes VALUES ('c_tags', '{\"type\": \"custom\", \
 from_scratch
 psql -X -q -c "BEGIN; SELECT count(*) FROM cdp_attr.customer_attributes; SELECT pg_sleep(20)" >/dev/null 2>&1 &
 reader=$!
-for _ in $(seq 100); do
-  [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(20)%' AND datname = current_database() AND pid <> pg_backend_pid()") == 1 ]] && break
-  sleep 0.1
-done
+wait_until "SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(20)%'
+            AND datname = current_database() AND pid <> pg_backend_pid()" "the reader"
 t0=$SECONDS
 as_role expect_status 0 cps -v attributes
 kill "$reader" 2>/dev/null || true
@@ -123,21 +121,13 @@ INDEXES=$(indexes)
 from_scratch
 PGUSER=$ROLE "$CPS" attributes >"$TEST_TMP/log" 2>&1 &
 pid=$!
-for _ in $(seq 300); do
-  [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX%slow_len%'
-            AND application_name = 'Meiro CPS' AND datname = current_database()") == 1 ]] && break
-  sleep 0.1
-done
-[[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX%slow_len%'
-          AND application_name = 'Meiro CPS' AND datname = current_database()") == 1 ]] ||
-  fail "the index build was not seen"
+wait_until "SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX%slow_len%'
+            AND application_name = 'Meiro CPS' AND datname = current_database()" "the index build"
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
-for _ in $(seq 100); do # the backend notices its client is gone within a second
-  [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'Meiro CPS'
-            AND datname = current_database()") == 0 ]] && break
-  sleep 0.1
-done
+# (the backend notices its client is gone within a second)
+wait_until "SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'Meiro CPS'
+            AND datname = current_database()" "the killed CPS's session to end"
 assert_eq "$INDEXES" "$(indexes)" "every index there after a kill during the rebuild"
 assert_eq 0 "$(sql "SELECT count(*) FROM cdp_attr.customer_attributes")" "nothing written"
 as_role expect_status 0 cps -v attributes
@@ -154,10 +144,8 @@ sql "INSERT INTO cdp_attr.attributes VALUES
 from_scratch
 PGUSER=$ROLE "$CPS" attributes >"$TEST_TMP/log" 2>&1 &
 pid=$!
-for _ in $(seq 300); do
-  [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND application_name = 'Meiro CPS' AND datname = current_database()") == 1 ]] && break
-  sleep 0.1
-done
+wait_until "SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'
+            AND application_name = 'Meiro CPS' AND datname = current_database()" "the sleeping custom query"
 t0=$SECONDS
 sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
      WHERE wait_event = 'PgSleep' AND application_name = 'Meiro CPS' AND datname = current_database()" >/dev/null
